@@ -1,0 +1,20 @@
+// A position in a configuration file. Every token and directive carries one, so that
+// any pass can report exactly where a problem is.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ferry::conf {
+
+struct SourceLoc {
+    std::shared_ptr<const std::string> file;  // shared by every token of the file
+    uint32_t line = 0;                        // 1-based; 0 = no position (e.g. -g)
+    uint32_t column = 0;                      // 1-based, in bytes
+
+    // "FILE:LINE:COLUMN", nginx's "in FILE:LINE" with ferry's column added.
+    std::string to_string() const;
+};
+
+}  // namespace ferry::conf
