@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "conf/diagnostic.h"
+#include "conf/log_level.h"
+#include "conf/map.h"
 #include "conf/regex.h"
 #include "conf/source_loc.h"
 #include "conf/template.h"
@@ -19,8 +22,6 @@
 namespace ferry::conf {
 
 using Msec = int64_t;  // a duration in milliseconds
-
-enum class LogLevel : uint8_t { debug, info, notice, warn, error, crit, alert, emerg };
 
 struct ErrorLogConf {
     std::string path;  // "stderr" or a file path resolved against the prefix
@@ -36,7 +37,8 @@ struct LogFormat {
 };
 
 struct AccessLogConf {
-    std::string path;  // "/dev/stdout" etc. resolved against the prefix
+    std::string path;  // "/dev/stdout" etc. resolved against the prefix; "syslog:..." kept
+    std::optional<Template> path_template;  // when the path has variables
     int format = 0;    // index into HttpConf::log_formats (0 = combined)
     std::optional<Template> condition;  // if=... : not logged when "" or "0"
     SourceLoc loc;
@@ -52,6 +54,10 @@ struct ListenConf {
     bool reuseport = false;
     std::optional<bool> ipv6only;
     int backlog = 511;
+    int rcvbuf = -1;   // -1 = system default
+    int sndbuf = -1;
+    bool has_options = false;  // backlog=, rcvbuf=, reuseport... (only one server may set them)
+    std::string addr_text;     // nginx's text for the address: "0.0.0.0:80", "[::]:443", "unix:/p"
     SourceLoc loc;
 };
 
@@ -88,11 +94,37 @@ struct SslConf {
     Msec session_timeout = 5 * 60 * 1000;
     bool session_tickets = true;
     std::string dhparam;
+    std::string ecdh_curve = "auto";
+    SourceLoc loc;  // the first ssl_* directive or ssl listen that made this server TLS
 };
 
 struct HeaderRule {
     std::string name;  // as written
     Template value;    // an empty result means "do not send"
+    SourceLoc loc;
+};
+
+// add_header NAME VALUE [always]: added to responses with status 200, 201, 204, 206,
+// 301, 302, 303, 304, 307, 308 (any status with `always`); an empty value adds nothing.
+struct AddHeader {
+    std::string name;
+    Template value;
+    bool always = false;
+    SourceLoc loc;
+};
+
+// `set $var value`, run in order before the level's `return`.
+struct SetVar {
+    uint32_t id = 0;  // index into HttpConf::set_variables
+    Template value;
+    SourceLoc loc;
+};
+
+// One proxy_redirect replacement of upstream Location/Refresh headers.
+struct ProxyRedirect {
+    Template from;                       // compared as a prefix (case-sensitive)
+    std::shared_ptr<const Regex> regex;  // set for "~from" / "~*from"
+    Template to;
     SourceLoc loc;
 };
 
@@ -150,6 +182,12 @@ struct ProxyConf {
     int ssl_verify_depth = 1;
     uint8_t ssl_protocols = ssl_tlsv1_2 | ssl_tlsv1_3;
     bool ssl_session_reuse = true;
+    std::string ssl_ciphers = "DEFAULT";
+    // proxy_redirect: `default` (nginx's default: rewrite the proxy_pass URL back to the
+    // location) unless `off` or explicit replacements are given.
+    enum class RedirectMode : uint8_t { by_default, off, custom } redirect_mode =
+        RedirectMode::by_default;
+    std::vector<ProxyRedirect> redirects;  // for custom (may include the default rule)
 };
 
 struct ReturnConf {
@@ -167,7 +205,11 @@ struct LocationConf {
 
     std::optional<ProxyPass> proxy_pass;  // not inherited
     std::optional<ReturnConf> ret;        // not inherited
+    std::vector<SetVar> sets;             // not inherited; run before `ret`
+    bool internal = false;                // `internal`: answers 404 to client requests
     ProxyConf proxy;                      // merged from enclosing levels
+    // add_header rules as inherited (all or nothing, like proxy_set_header); may be null
+    std::shared_ptr<const std::vector<AddHeader>> add_headers;
 
     // core settings (merged)
     uint64_t client_max_body_size = 1024 * 1024;  // 0 = unlimited
@@ -176,6 +218,7 @@ struct LocationConf {
     Msec keepalive_timeout = 75000;
     int keepalive_requests = 1000;
     std::vector<AccessLogConf> access_logs;  // empty = off
+    std::vector<ErrorLogConf> error_logs;    // empty = the main error_log
     bool serves_files = false;  // root/alias/index were given (warned; answers 404)
 
     std::vector<std::unique_ptr<LocationConf>> locations;  // nested, in config order
@@ -184,7 +227,11 @@ struct LocationConf {
 struct ServerConf {
     std::vector<ListenConf> listens;  // default: *:80 (or 8000 when not root, as nginx)
     std::vector<ServerName> names;
-    std::optional<SslConf> ssl;  // merged ssl_* settings
+    std::optional<SslConf> ssl;  // merged ssl_* settings; set when a listen has `ssl`
+    std::vector<SetVar> sets;    // server-level `set`, run for every request
+    std::optional<ReturnConf> ret;  // server-level `return`, before location matching
+    bool underscores_in_headers = false;
+    bool ignore_invalid_headers = true;
     Msec client_header_timeout = 60000;
     uint64_t client_header_buffer_size = 1024;
     int large_client_header_buffers_num = 4;
@@ -213,6 +260,9 @@ struct UpstreamConf {
     bool implicit = false;  // made from proxy_pass http://host:port (not pooled)
     std::vector<UpstreamServer> servers;
     int keepalive = 32;  // idle connections per worker; 0 disables (implicit: 0)
+    bool keepalive_local = true;  // cached connections are kept per location (nginx default)
+    enum class Balance : uint8_t { round_robin, least_conn, random } balance =
+        Balance::round_robin;  // least_conn/random are accepted and run as round robin
     int keepalive_requests = 1000;
     Msec keepalive_time = 3600 * 1000;
     Msec keepalive_timeout = 60000;
@@ -221,6 +271,7 @@ struct UpstreamConf {
 
 struct HttpConf {
     std::vector<LogFormat> log_formats;  // [0] is "combined"
+    std::vector<std::string> set_variables;  // names of `set` variables (VarKind::set ids)
     std::vector<UpstreamConf> upstreams;
     std::vector<std::unique_ptr<MapConf>> maps;
     std::vector<std::unique_ptr<ServerConf>> servers;

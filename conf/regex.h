@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct pcre2_real_code_8;
@@ -14,12 +15,15 @@ namespace ferry::conf {
 struct Captures {
     std::vector<int> offsets;  // 2 * (1 + number of groups)
     int count() const { return static_cast<int>(offsets.size() / 2); }
+    // The text of group `n` in `subject` ("" when the group did not take part).
+    std::string_view group(std::string_view subject, int n) const;
 };
 
 class Regex {
 public:
-    // Compiles `pattern`; on failure returns nullptr and sets `error` to PCRE2's reason
-    // with the offset, e.g. "missing closing parenthesis at offset 5".
+    // Compiles `pattern` (JIT-compiled where PCRE2 supports it); on failure returns
+    // nullptr and sets `error` to nginx's wording, e.g.
+    // `pcre2_compile() failed: missing closing parenthesis in "^/(a"`.
     static std::shared_ptr<const Regex> compile(std::string_view pattern, bool caseless,
                                                 std::string& error);
     ~Regex();
@@ -31,6 +35,7 @@ public:
     bool match(std::string_view subject, Captures* captures = nullptr) const;
 
     const std::string& pattern() const { return pattern_; }
+    bool caseless() const { return caseless_; }
     int capture_count() const { return capture_count_; }
     // Named groups and their numbers, e.g. {"user", 1}.
     const std::vector<std::pair<std::string, int>>& names() const { return names_; }
@@ -39,6 +44,7 @@ private:
     Regex() = default;
     pcre2_real_code_8* code_ = nullptr;
     std::string pattern_;
+    bool caseless_ = false;
     int capture_count_ = 0;
     std::vector<std::pair<std::string, int>> names_;
 };

@@ -5,8 +5,9 @@
 namespace ferry::conf {
 
 std::string SourceLoc::to_string() const {
-    const std::string& name = file ? *file : std::string("(command line)");
-    return fmt::format("{}:{}:{}", name, line, column);
+    if (line == 0) return {};
+    if (!file) return "command line";
+    return fmt::format("{}:{}:{}", *file, line, column);
 }
 
 }  // namespace ferry::conf

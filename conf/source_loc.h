@@ -9,11 +9,16 @@
 namespace ferry::conf {
 
 struct SourceLoc {
-    std::shared_ptr<const std::string> file;  // shared by every token of the file
-    uint32_t line = 0;                        // 1-based; 0 = no position (e.g. -g)
+    std::shared_ptr<const std::string> file;  // shared by every token of the file;
+                                              // null for the -g command-line string
+    uint32_t line = 0;                        // 1-based; 0 = no position
     uint32_t column = 0;                      // 1-based, in bytes
 
-    // "FILE:LINE:COLUMN", nginx's "in FILE:LINE" with ferry's column added.
+    bool has_position() const { return line != 0; }
+    bool is_command_line() const { return !file && line != 0; }
+
+    // "FILE:LINE:COLUMN", nginx's "in FILE:LINE" with ferry's column added;
+    // "command line" for the -g string, "" when there is no position.
     std::string to_string() const;
 };
 

@@ -75,8 +75,8 @@ enum class VarKind : uint8_t {
     cookie,         // $cookie_NAME
     arg,            // $arg_NAME
     map,            // id = index into HttpConf::maps
-    set,            // id = index of a `set` variable
-    capture,        // $1..$9 (id = number) or a named capture (name)
+    set,            // id = index into HttpConf::set_variables (a `set` variable)
+    capture,        // $1..$9 (id = number, name empty) or a named capture (name)
 };
 
 struct VarRef {
@@ -104,13 +104,19 @@ public:
     };
 
     Template() = default;
+    // A template without variables.
+    static Template literal(std::string text);
 
     // Appends the evaluated value to `out` (no allocation beyond `out` growing).
     void evaluate(VariableSource& vars, std::string& out) const;
 
     bool has_variables() const { return has_vars_; }
+    bool empty() const { return raw_.empty(); }
     const std::string& raw() const { return raw_; }  // as written in the config
     const std::vector<Part>& parts() const { return parts_; }
+    // True if some part is the variable `kind`/`name` (e.g. http_header "upgrade").
+    bool uses(VarKind kind, std::string_view name) const;
+    bool uses_map(uint32_t id) const;
 
 private:
     friend class TemplateCompiler;

@@ -1,0 +1,130 @@
+#include "core/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+
+namespace ferry::core {
+
+namespace {
+int64_t clock_ms(clockid_t id) {
+    timespec ts;
+    clock_gettime(id, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+constexpr int kMaxEvents = 256;
+}  // namespace
+
+// Drains the eventfd that post() writes to.
+class EventLoop::Waker final : public IoHandler {
+public:
+    explicit Waker(EventLoop& loop) : loop_(loop) {}
+    void on_io(uint32_t) override {
+        uint64_t n;
+        while (::read(loop_.wake_fd_.get(), &n, sizeof n) > 0) {
+        }
+        loop_.run_posted();
+    }
+
+private:
+    EventLoop& loop_;
+};
+
+EventLoop::EventLoop()
+    : epoll_(epoll_create1(EPOLL_CLOEXEC)), wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (!epoll_ || !wake_fd_) {
+        perror("ferry: epoll_create1/eventfd");
+        std::abort();
+    }
+    waker_ = std::make_unique<Waker>(*this);
+    add(wake_fd_.get(), EPOLLIN, waker_.get());
+    update_time();
+}
+
+EventLoop::~EventLoop() = default;
+
+bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = handler;
+    return epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.ptr = handler;
+    return epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
+}
+
+void EventLoop::remove(int fd) { epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+int64_t EventLoop::update_time() {
+    now_ms_ = clock_ms(CLOCK_MONOTONIC);
+    wall_ms_ = clock_ms(CLOCK_REALTIME);
+    return now_ms_;
+}
+
+void EventLoop::post(std::function<void()> fn) {
+    {
+        std::lock_guard lock(posted_mutex_);
+        posted_.push_back(std::move(fn));
+    }
+    if (!wake_pending_.exchange(true)) {
+        uint64_t one = 1;
+        ssize_t r = ::write(wake_fd_.get(), &one, sizeof one);
+        (void)r;  // EAGAIN means the counter is already non-zero: the loop will wake
+    }
+}
+
+void EventLoop::run_posted() {
+    std::vector<std::function<void()>> batch;
+    wake_pending_ = false;
+    {
+        std::lock_guard lock(posted_mutex_);
+        batch.swap(posted_);
+    }
+    for (auto& fn : batch) fn();
+}
+
+void EventLoop::run_deferred() {
+    while (!deferred_.empty()) {
+        auto batch = std::move(deferred_);
+        deferred_.clear();
+        for (auto& fn : batch) fn();
+    }
+    graveyard_.clear();
+}
+
+void EventLoop::run() {
+    bind_to_current_thread();
+    running_ = true;
+    epoll_event events[kMaxEvents];
+    while (running_) {
+        int timeout = soon_.empty() ? timers_.next_timeout(now_ms_) : 0;
+        int n = epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
+        if (n < 0 && errno != EINTR) {
+            perror("ferry: epoll_wait");
+            std::abort();
+        }
+        update_time();
+        for (int i = 0; i < n; ++i) {
+            static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
+        }
+        if (!soon_.empty()) {
+            auto batch = std::move(soon_);
+            soon_.clear();
+            for (auto& fn : batch) fn();
+        }
+        timers_.expire(now_ms_);
+        run_deferred();
+        if (idle_hook_) idle_hook_();
+    }
+    run_deferred();
+}
+
+}  // namespace ferry::core

@@ -1,0 +1,617 @@
+#include "http/connection.h"
+
+#include <fmt/format.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <random>
+
+#include "core/log.h"
+#include "http/access_log.h"
+#include "http/http_date.h"
+#include "http/http_worker.h"
+#include "http/proxy.h"
+#include "http/response.h"
+#include "http/runtime.h"
+#include "http/status.h"
+#include "http/variables.h"
+
+namespace ferry::http {
+
+namespace {
+constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+// nginx's lingering_time and lingering_timeout defaults.
+constexpr int64_t kLingeringTime = 30000;
+constexpr int64_t kLingeringTimeout = 5000;
+}  // namespace
+
+ClientConnection::ClientConnection(HttpWorker& worker, std::unique_ptr<core::Stream> stream,
+                                   const core::SockAddr& peer, int listener_tag, uint64_t number)
+    : worker_(worker),
+      runtime_(worker.runtime()),
+      stream_(std::move(stream)),
+      peer_(peer),
+      tag_(listener_tag),
+      number_(number),
+      in_(&worker.buffers()),
+      out_(&worker.buffers()) {
+    read_timer_.set_callback(
+        core::Timer::bind<ClientConnection, &ClientConnection::on_read_timeout>(), this);
+    write_timer_.set_callback(
+        core::Timer::bind<ClientConnection, &ClientConnection::on_write_timeout>(), this);
+}
+
+ClientConnection::~ClientConnection() = default;
+
+const AddressRt& ClientConnection::address() const {
+    return runtime_->address(tag_);
+}
+
+const core::SockAddr& ClientConnection::local() {
+    if (!local_known_ && stream_) {
+        local_.len = sizeof local_.storage;
+        if (getsockname(stream_->fd(), local_.get(), &local_.len) != 0) local_.len = 0;
+        local_known_ = true;
+    }
+    return local_;
+}
+
+const conf::LocationConf& ClientConnection::loc() const {
+    if (req_.location) return *req_.location;
+    return req_.server ? req_.server->conf->defaults : address().default_server->conf->defaults;
+}
+
+void ClientConnection::start() {
+    worker_.loop().add(stream_->fd(), kEvents, this);
+    const conf::ServerConf& srv = *address().default_server->conf;
+    worker_.loop().timers().arm(read_timer_, worker_.loop().now(), srv.client_header_timeout);
+    begin_request();
+    idle_ = false;  // a fresh connection is not "between requests": nginx logs nothing
+                    // for one that closes without a byte, but times it out with 408-less
+                    // client_header_timeout as here
+    read_head();
+}
+
+void ClientConnection::on_io(uint32_t events) {
+    if (phase_ == Phase::closed) return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP)) peer_closed_ = true;
+    if (writable_) on_writable();
+    if (phase_ != Phase::closed && readable_) on_readable();
+}
+
+void ClientConnection::on_readable() {
+    switch (phase_) {
+        case Phase::head:
+            read_head();
+            return;
+        case Phase::handling:
+            if (body_state_ == BodyState::reading) {
+                read_body();
+            } else if (proxy_ && peer_closed_) {
+                proxy_->on_client_maybe_closed();
+            }
+            return;
+        case Phase::linger:
+            linger();
+            return;
+        case Phase::closed:
+            return;
+    }
+}
+
+void ClientConnection::on_writable() {
+    if (out_.drained()) return;
+    send_output();
+}
+
+// Reads into in_, keeping the current request's bytes in place. Returns false when
+// nothing more can be read now (EAGAIN, EOF, error); `eof` tells EOF or error.
+bool ClientConnection::fill_buffer(size_t room, bool& eof) {
+    eof = false;
+    if (!readable_) return false;
+    if (!in_.reserve(room)) {
+        eof = true;
+        return false;
+    }
+    core::IoResult r = stream_->read(in_.writable(), in_.writable_size());
+    if (r.status == core::Io::ok) {
+        in_.commit(r.n);
+        return true;
+    }
+    if (r.status == core::Io::again) {
+        readable_ = false;
+        return false;
+    }
+    eof = true;
+    readable_ = false;
+    return false;
+}
+
+void ClientConnection::begin_request() {
+    req_.clear();
+    // Keep the next request's bytes at the front: its offsets must survive growth.
+    if (in_.allocated()) {
+        in_.consume(parsed_ - in_.start());
+        in_.compact();
+    }
+    req_start_ = 0;
+    parsed_ = 0;
+    body_state_ = BodyState::none;
+    span_index_ = span_offset_ = 0;
+    discard_body_ = false;
+    response_done_ = false;
+    continue_sent_ = false;
+    const conf::ServerConf& srv = *address().default_server->conf;
+    HeadLimits limits;
+    limits.line_max = srv.large_client_header_buffers_size;
+    limits.head_max = srv.large_client_header_buffers_size * srv.large_client_header_buffers_num;
+    reader_.begin(req_, 0, limits);
+    phase_ = Phase::head;
+}
+
+void ClientConnection::read_head() {
+    const conf::ServerConf& srv = *address().default_server->conf;
+    size_t head_max = srv.large_client_header_buffers_size * srv.large_client_header_buffers_num;
+    for (;;) {
+        size_t end = in_.allocated() ? in_.end() : 0;
+        if (parsed_ < end) {
+            if (idle_) {
+                idle_ = false;
+                req_.start_ms = worker_.loop().now();
+                req_.start_wall_ms = worker_.loop().wall_now();
+                worker_.loop().timers().arm(read_timer_, worker_.loop().now(),
+                                            srv.client_header_timeout);
+            }
+            size_t consumed = 0;
+            RequestReader::Event ev = reader_.parse(in_.data(), parsed_, end, consumed);
+            parsed_ += consumed;
+            if (ev == RequestReader::Event::head_done) {
+                on_head_done();
+                return;
+            }
+            if (ev == RequestReader::Event::error) {
+                fail_request(reader_.error_status(), reader_.error_reason());
+                return;
+            }
+            continue;  // need_more: all parsed
+        }
+        size_t room = head_max + 1 > end ? head_max + 1 - end : 0;
+        if (room > 4096) room = 4096;
+        if (room == 0) {
+            fail_request(494, "client sent too large request");
+            return;
+        }
+        bool eof = false;
+        if (!fill_buffer(room, eof)) {
+            if (eof) {
+                // A client that leaves between requests is not an error; one that leaves
+                // mid-head is logged at info, as nginx does.
+                if (parsed_ > 0)
+                    log_error(conf::LogLevel::info, "client prematurely closed connection");
+                close_now();
+            } else if (idle_ && in_.allocated() && in_.empty()) {
+                in_.release();  // an idle keep-alive connection holds no buffer
+            }
+            return;
+        }
+    }
+}
+
+void ClientConnection::on_head_done() {
+    ++requests_;
+    if (req_.start_ms == 0) {
+        req_.start_ms = worker_.loop().now();
+        req_.start_wall_ms = worker_.loop().wall_now();
+    }
+    worker_.loop().timers().cancel(read_timer_);
+    phase_ = Phase::handling;
+    route();
+}
+
+void ClientConnection::log_error(conf::LogLevel level, std::string_view message) {
+    core::ErrorLog& log = core::ErrorLog::instance();
+    if (!log.enabled(level)) return;
+    std::string line(message);
+    line += ", client: ";
+    line += peer_.ip();
+    if (req_.server) {
+        line += ", server: ";
+        line += req_.server->name;
+    }
+    if (!req_.request_line.empty()) {
+        line += ", request: \"";
+        line += req_.request_line;
+        line += '"';
+    }
+    if (!req_.host_header.empty()) {
+        line += ", host: \"";
+        line += req_.host_header;
+        line += '"';
+    }
+    log.write(level, number_, line);
+}
+
+// ---- output ---------------------------------------------------------------------------
+
+void ClientConnection::send_output() {
+    if (phase_ == Phase::closed) return;
+    int err = 0;
+    OutQueue::Result r = out_.flush(*stream_, req_.bytes_sent, err);
+    if (r == OutQueue::Result::failed) {
+        if (err != EPIPE && err != ECONNRESET) {
+            log_error(conf::LogLevel::info,
+                      fmt::format("writev() failed {}", core::errno_text(err)));
+        }
+        if (proxy_) proxy_->on_client_failed();
+        close_now();
+        return;
+    }
+    if (r == OutQueue::Result::blocked) {
+        writable_ = false;
+        if (!write_timer_.armed()) {
+            worker_.loop().timers().arm(write_timer_, worker_.loop().now(), loc().send_timeout);
+        }
+        return;
+    }
+    worker_.loop().timers().cancel(write_timer_);
+    if (proxy_) {
+        proxy_->on_client_drained();
+        return;
+    }
+    if (response_done_ && body_state_ != BodyState::reading) finish_request();
+}
+
+void ClientConnection::continue_if_expected() {
+    if (!req_.expect_continue || continue_sent_) return;
+    continue_sent_ = true;
+    // Written before any response byte, so the queue is empty here.
+    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    send_output();
+}
+
+// ---- request body ---------------------------------------------------------------------
+
+std::string_view ClientConnection::next_body_span() {
+    const auto& spans = reader_.spans();
+    if (span_index_ >= spans.size()) return {};
+    const BodySpan& s = spans[span_index_];
+    return {in_.data() + s.offset + span_offset_, s.length - span_offset_};
+}
+
+void ClientConnection::body_span_sent(size_t n) {
+    const auto& spans = reader_.spans();
+    span_offset_ += n;
+    if (span_index_ < spans.size() && span_offset_ >= spans[span_index_].length) {
+        ++span_index_;
+        span_offset_ = 0;
+    }
+}
+
+void ClientConnection::resume_body() {
+    if (body_state_ == BodyState::reading && !body_pending()) read_body();
+}
+
+void ClientConnection::discard_body_spans() {
+    span_index_ = reader_.spans().size();
+    span_offset_ = 0;
+}
+
+// Parses and reads body bytes until the consumer has spans to send, the body ends, or
+// the socket has nothing more. Body bytes land after the head in in_; once every span
+// was consumed the region is reused.
+void ClientConnection::read_body() {
+    if (body_state_ != BodyState::reading || body_pending()) return;
+    reader_.clear_spans();
+    span_index_ = span_offset_ = 0;
+    size_t head_end = reader_.head_end();
+    if (parsed_ == in_.end() && in_.end() > head_end) {
+        in_.clear();
+        in_.commit(head_end);  // keep [0, head_end): the head's views point there
+        parsed_ = head_end;
+    }
+    for (;;) {
+        if (parsed_ < in_.end() || reader_.message_complete() == false) {
+            size_t consumed = 0;
+            RequestReader::Event ev = reader_.parse(in_.data(), parsed_, in_.end(), consumed);
+            parsed_ += consumed;
+            req_.body_received += consumed;
+            req_.request_length += consumed;
+            switch (ev) {
+                case RequestReader::Event::error:
+                    fail_request(400, reader_.error_reason());
+                    return;
+                case RequestReader::Event::message_done:
+                    body_state_ = BodyState::done;
+                    worker_.loop().timers().cancel(read_timer_);
+                    if (discard_body_) {
+                        discard_body_spans();
+                        if (response_done_ && out_.drained()) finish_request();
+                    } else if (proxy_) {
+                        proxy_->on_body_available();
+                    }
+                    return;
+                case RequestReader::Event::body:
+                    if (discard_body_) {
+                        reader_.clear_spans();
+                        continue;
+                    }
+                    if (proxy_) proxy_->on_body_available();
+                    return;
+                default:
+                    break;
+            }
+        }
+        if (in_.writable_size() == 0) {
+            // Every span was consumed (or discarded): reuse the room after the head.
+            if (body_pending()) return;
+            reader_.clear_spans();
+            in_.clear();
+            in_.commit(head_end);
+            parsed_ = head_end;
+        }
+        bool eof = false;
+        if (!fill_buffer(in_.writable_size() ? in_.writable_size() : 4096, eof)) {
+            if (eof) {
+                log_error(conf::LogLevel::info,
+                          "client prematurely closed connection while reading client request body");
+                if (proxy_) proxy_->on_client_failed();
+                close_now();
+                return;
+            }
+            worker_.loop().timers().arm_lazily(read_timer_, worker_.loop().now(),
+                                               loc().client_body_timeout);
+            return;
+        }
+    }
+}
+
+// ---- finishing ------------------------------------------------------------------------
+
+void ClientConnection::response_done(bool reusable) {
+    response_done_ = true;
+    if (!reusable) keepalive_ = false;
+    if (!out_.drained()) return;  // send_output() finishes once drained
+    if (body_state_ == BodyState::reading) {
+        // The response went out before the body ended (e.g. an upstream that answered
+        // early): read and drop the rest, then go on.
+        discard_body_ = true;
+        discard_body_spans();
+        read_body();
+        return;
+    }
+    finish_request();
+}
+
+void ClientConnection::finish_request() {
+    if (phase_ == Phase::closed) return;
+    write_access_log();
+    drop_proxy();
+    worker_.loop().timers().cancel(write_timer_);
+    const conf::LocationConf& l = loc();
+    bool reuse = keepalive_ && req_.keep_alive && !quitting_ &&
+                 requests_ < static_cast<uint32_t>(l.keepalive_requests) &&
+                 l.keepalive_timeout > 0 && body_state_ != BodyState::reading;
+    if (!reuse) {
+        linger();
+        return;
+    }
+    next_request();
+}
+
+void ClientConnection::next_request() {
+    int64_t keepalive_timeout = loc().keepalive_timeout;
+    begin_request();
+    idle_ = true;
+    runtime_ = worker_.runtime();  // a reload takes effect at request boundaries
+    worker_.loop().timers().arm(read_timer_, worker_.loop().now(), keepalive_timeout);
+    if (in_.allocated() && in_.empty()) in_.release();
+    read_head();
+}
+
+void ClientConnection::quit() {
+    quitting_ = true;
+    if (phase_ == Phase::head && idle_) close_now();
+}
+
+// Closes after an error response: stop sending, keep reading (and dropping) what the
+// client still sends for a while, so that our response is not destroyed by a reset
+// caused by unread data (nginx's lingering close).
+void ClientConnection::linger() {
+    if (phase_ != Phase::linger) {
+        if (!out_.drained()) {
+            keepalive_ = false;
+            return;
+        }
+        phase_ = Phase::linger;
+        stream_->shutdown_write();
+        linger_deadline_ = worker_.loop().now() + kLingeringTime;
+        read_timer_.set_callback(
+            core::Timer::bind<ClientConnection, &ClientConnection::on_linger_timeout>(), this);
+        in_.release();
+    }
+    char sink[4096];
+    for (;;) {
+        core::IoResult r = stream_->read(sink, sizeof sink);
+        if (r.status == core::Io::ok) continue;
+        if (r.status == core::Io::again && worker_.loop().now() < linger_deadline_) {
+            int64_t left = linger_deadline_ - worker_.loop().now();
+            worker_.loop().timers().arm(read_timer_, worker_.loop().now(),
+                                        left < kLingeringTimeout ? left : kLingeringTimeout);
+            return;
+        }
+        close_now();
+        return;
+    }
+}
+
+void ClientConnection::on_linger_timeout() {
+    close_now();
+}
+
+void ClientConnection::close_now() {
+    if (phase_ == Phase::closed) return;
+    phase_ = Phase::closed;
+    if (proxy_) {
+        proxy_->on_client_failed();
+        drop_proxy();
+    }
+    worker_.loop().timers().cancel(read_timer_);
+    worker_.loop().timers().cancel(write_timer_);
+    if (stream_) {
+        worker_.loop().remove(stream_->fd());
+        stream_.reset();
+    }
+    in_.release();
+    out_.clear();
+    worker_.remove(this);
+}
+
+void ClientConnection::on_read_timeout() {
+    if (phase_ == Phase::head) {
+        if (idle_) {
+            close_now();  // keepalive_timeout: nothing to say
+            return;
+        }
+        log_error(
+            conf::LogLevel::info,
+            "client timed out (110: Connection timed out) while reading client request headers");
+        req_.status = 408;
+        write_access_log();
+        close_now();
+        return;
+    }
+    log_error(conf::LogLevel::info,
+              "client timed out (110: Connection timed out) while reading client request body");
+    if (proxy_ || out_.pending() || response_done_) {
+        if (proxy_) proxy_->on_client_failed();
+        drop_proxy();
+        req_.status = req_.status ? req_.status : 408;
+        write_access_log();
+        close_now();
+        return;
+    }
+    keepalive_ = false;
+    send_simple(408, {}, {}, true);
+}
+
+void ClientConnection::on_write_timeout() {
+    log_error(conf::LogLevel::info,
+              "client timed out (110: Connection timed out) while sending response to client");
+    if (proxy_) proxy_->on_client_failed();
+    drop_proxy();
+    write_access_log();
+    close_now();
+}
+
+// ---- tunnel hand-over -----------------------------------------------------------------
+
+std::unique_ptr<core::Stream> ClientConnection::take_stream_for_tunnel(std::string& pipelined) {
+    if (in_.allocated() && parsed_ < in_.end()) {
+        pipelined.assign(in_.data() + parsed_, in_.end() - parsed_);
+    }
+    worker_.loop().timers().cancel(read_timer_);
+    worker_.loop().timers().cancel(write_timer_);
+    worker_.loop().remove(stream_->fd());
+    return std::move(stream_);
+}
+
+void ClientConnection::tunnel_started() {
+    // The tunnel now owns the socket and writes the access log line when it ends; this
+    // object goes away without counting the connection as closed twice.
+    phase_ = Phase::closed;
+    drop_proxy();
+    in_.release();
+    out_.clear();
+    worker_.remove(this, false);
+}
+
+}  // namespace ferry::http
+
+namespace ferry::http {
+
+void ClientConnection::write_access_log() {
+    if (req_.logged) return;
+    req_.logged = true;
+    const auto& logs = runtime_->access_logs(loc());
+    if (logs.empty()) return;
+    RequestVars vars(*this);
+    thread_local std::string line;
+    for (const AccessLogRt& target : logs) {
+        if (target.conf->condition) {
+            line.clear();
+            target.conf->condition->evaluate(vars, line);
+            if (line.empty() || line == "0") continue;
+        }
+        line.clear();
+        format_log_line(runtime_->config().http->log_formats[target.conf->format], vars, line);
+        worker_.access_log().write(target.fd, line);
+    }
+}
+
+void ClientConnection::append_response_header(bool upstream, std::string_view name,
+                                              std::string& out) {
+    if (proxy_) proxy_->append_response_header(upstream, name, out);
+}
+
+void ClientConnection::append_request_id(std::string& out) {
+    if (!request_id_set_ || req_.request_id_for != requests_) {
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 0; i < 2; ++i) {
+            uint64_t v = rng();
+            for (int j = 0; j < 16; ++j)
+                request_id_[i * 16 + j] = hex[(v >> (j * 4)) & 15];
+        }
+        request_id_set_ = true;
+        req_.request_id_for = requests_;
+    }
+    out.append(request_id_, sizeof request_id_);
+}
+
+void ClientConnection::append_tls_variable(conf::BuiltinVar v, std::string& out) {
+    (void)v;
+    (void)out;  // plain connections have no TLS session
+}
+
+}  // namespace ferry::http
+
+namespace ferry::http {
+
+// add_header: for the success and redirect statuses nginx lists, or any with `always`.
+void ClientConnection::append_add_headers(int status, core::Buffer& out) {
+    const auto& rules = loc().add_headers;
+    if (!rules || rules->empty()) return;
+    bool listed = false;
+    for (int s : {200, 201, 204, 206, 301, 302, 303, 304, 307, 308}) listed = listed || s == status;
+    RequestVars vars(*this);
+    thread_local std::string value;
+    for (const conf::AddHeader& h : *rules) {
+        if (!listed && !h.always) continue;
+        value.clear();
+        h.value.evaluate(vars, value);
+        if (value.empty()) continue;
+        out.append(h.name);
+        out.append(": ");
+        out.append(value);
+        out.append("\r\n");
+    }
+}
+
+bool ClientConnection::will_keep_alive() const {
+    return keepalive_ && req_.keep_alive && !quitting_ &&
+           requests_ < static_cast<uint32_t>(loc().keepalive_requests) &&
+           loc().keepalive_timeout > 0;
+}
+
+}  // namespace ferry::http
+
+namespace ferry::http {
+
+void ClientConnection::drop_proxy() {
+    if (proxy_) worker_.loop().defer_delete(std::move(proxy_));
+}
+
+}  // namespace ferry::http

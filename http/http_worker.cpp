@@ -1,0 +1,80 @@
+#include "http/http_worker.h"
+
+#include <atomic>
+
+#include "http/connection.h"
+#include "http/http_date.h"
+
+namespace ferry::http {
+
+HttpWorker::HttpWorker(core::Worker& worker, std::shared_ptr<const Runtime> runtime)
+    : worker_(worker),
+      runtime_(std::move(runtime)),
+      tunnels_(worker, buffers_, pipes_),
+      upstreams_(worker.loop()) {
+    upstreams_.reset(*runtime_);
+    worker_.loop().set_idle_hook([this] { access_log_.flush(); });
+}
+
+HttpWorker::~HttpWorker() {
+    on_terminate();
+    access_log_.flush();
+}
+
+uint64_t HttpWorker::next_connection_number() {
+    static std::atomic<uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+TimeCache& HttpWorker::times() {
+    TimeCache& t = thread_time_cache();
+    int64_t wall = worker_.loop().wall_now();
+    timespec ts;
+    ts.tv_sec = wall / 1000;
+    ts.tv_nsec = (wall % 1000) * 1000000;
+    t.update(ts);
+    return t;
+}
+
+void HttpWorker::on_accept(core::UniqueFd fd, const core::SockAddr& peer, int tag) {
+    if (static_cast<size_t>(tag) >= runtime_->addresses().size()) return;
+    auto stream = std::make_unique<core::PlainStream>(std::move(fd));
+    auto* c = new ClientConnection(*this, std::move(stream), peer, tag, next_connection_number());
+    c->next = clients_;
+    if (clients_) clients_->prev = c;
+    clients_ = c;
+    ++client_count_;
+    c->start();
+}
+
+void HttpWorker::remove(ClientConnection* c, bool release_slot) {
+    if (c->prev) c->prev->next = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (clients_ == c) clients_ = c->next;
+    c->prev = c->next = nullptr;
+    --client_count_;
+    if (release_slot) worker_.release_connection();
+    worker_.loop().defer_delete(std::unique_ptr<core::Deferred>(c));
+}
+
+void HttpWorker::on_quit() {
+    quitting_ = true;
+    // quit() may close (and unlink) the connection: take the next one first.
+    for (ClientConnection* c = clients_; c;) {
+        ClientConnection* next = c->next;
+        c->quit();
+        c = next;
+    }
+}
+
+void HttpWorker::on_terminate() {
+    while (clients_) clients_->terminate();
+    tunnels_.close_all();
+}
+
+void HttpWorker::set_runtime(std::shared_ptr<const Runtime> runtime) {
+    runtime_ = std::move(runtime);
+    upstreams_.reset(*runtime_);
+}
+
+}  // namespace ferry::http

@@ -1,0 +1,412 @@
+// ProxySession: the response from the upstream. The head is checked and rewritten for
+// the client; the body is relayed from the session's read buffer straight into the
+// client's write queue (no copy), one buffer at a time, so memory does not grow with
+// the body and a slow client slows the upstream down.
+#include <llhttp.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include "core/log.h"
+#include "http/connection.h"
+#include "http/header_rules.h"
+#include "http/http_date.h"
+#include "http/http_worker.h"
+#include "http/proxy.h"
+#include "http/response.h"
+#include "http/status.h"
+#include "http/variables.h"
+
+namespace ferry::http {
+
+namespace {
+
+bool hidden(const conf::ProxyConf& conf, std::string_view name, const HeaderInfo* info) {
+    for (const std::string& h : conf.pass_headers) {
+        if (equals_ignore_case(h, name)) return false;
+    }
+    if (info && info->has(hf_hidden_from_client)) return true;
+    for (const std::string& h : conf.hide_headers) {
+        if (equals_ignore_case(h, name)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+// Reads from the upstream into in_. Returns true if bytes arrived.
+bool ProxySession::read_upstream(bool& eof) {
+    eof = false;
+    if (!in_.reserve(1)) return false;
+    if (in_.writable_size() == 0) return false;
+    core::IoResult r = up_->stream->read(in_.writable(), in_.writable_size());
+    if (r.status == core::Io::ok) {
+        in_.commit(r.n);
+        c_.request().upstream_bytes_received += r.n;
+        return true;
+    }
+    if (r.status == core::Io::again) {
+        readable_ = false;
+        return false;
+    }
+    eof = true;
+    if (r.status == core::Io::error) errno = r.err;
+    return false;
+}
+
+void ProxySession::read_response() {
+    if (!up_ || phase_ == Phase::done) return;
+    size_t head_max = conf_.buffer_size;
+    for (;;) {
+        size_t parse_from = head_reader_.head_start() + parsed_head_;
+        if (parse_from < in_.end()) {
+            size_t consumed = 0;
+            ResponseReader::Event ev =
+                head_reader_.parse(in_.data(), parse_from, in_.end(), consumed);
+            parsed_head_ += consumed;
+            if (ev == ResponseReader::Event::error) {
+                fail(Failure::invalid_header, 0,
+                     fmt::format("upstream sent invalid header: \"{}\"", head_reader_.error()));
+                return;
+            }
+            if (ev == ResponseReader::Event::head_done) {
+                on_response_head();
+                return;
+            }
+        }
+        if (in_.end() - head_reader_.head_start() >= head_max) {
+            fail(Failure::invalid_header, 0, "upstream sent too big header");
+            return;
+        }
+        bool eof = false;
+        if (!read_upstream(eof)) {
+            if (eof) {
+                fail(Failure::error, 0, "upstream prematurely closed connection");
+                return;
+            }
+            if (!request_sent_) return;  // the send timer covers us meanwhile
+            w_.loop().timers().arm_lazily(read_timer_, w_.loop().now(), conf_.read_timeout);
+            return;
+        }
+    }
+}
+
+void ProxySession::on_response_head() {
+    int status = head_reader_.status();
+    if (status >= 100 && status < 200 && status != 101) {
+        // An interim response (100 Continue, 103 Early Hints): skip it, read the next.
+        size_t next = head_reader_.head_end();
+        head_reader_.begin(next);
+        parsed_head_ = 0;
+        read_response();
+        return;
+    }
+    status_ = status;
+    header_ms_ = w_.loop().now() - connect_start_ms_;
+    Request& r = c_.request();
+    if (status == 101) {
+        if (!(r.upgrade && sent_upgrade_ && conf_.http_version == 11)) {
+            fail(Failure::upgrade_refused, 0,
+                 "upstream sent \"101 Switching Protocols\" to a request that did not ask to "
+                 "upgrade");
+            return;
+        }
+        start_upgrade();
+        return;
+    }
+    // How the body is framed.
+    bool chunked = false;
+    int64_t length = -1;
+    bool close = head_reader_.http_minor() == 0;
+    for (const HeaderField& h : head_reader_.headers()) {
+        const HeaderInfo* info = lookup_header(h.name);
+        if (!info) continue;
+        if (info->id == KnownHeader::transfer_encoding) {
+            if (parse_transfer_encoding(h.value) != TransferCoding::chunked) {
+                fail(Failure::invalid_header, 0, "upstream sent unknown \"Transfer-Encoding\"");
+                return;
+            }
+            chunked = true;
+        } else if (info->id == KnownHeader::content_length) {
+            auto n = parse_content_length(h.value);
+            if (!n || (length >= 0 && *n != length)) {
+                fail(Failure::invalid_header, 0, "upstream sent invalid \"Content-Length\" header");
+                return;
+            }
+            length = *n;
+        } else if (info->id == KnownHeader::connection) {
+            uint8_t opts = parse_connection(h.value);
+            if (opts & co_close) close = true;
+            if (opts & co_keep_alive) close = false;
+        }
+    }
+    if (chunked && length >= 0) {
+        fail(Failure::invalid_header, 0,
+             "upstream sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time");
+        return;
+    }
+    bool no_body = r.head_only || status == 204 || status == 304;
+    if (no_body) {
+        framing_ = Framing::none;
+    } else if (chunked) {
+        framing_ = Framing::chunked;
+        decoder_ = ChunkedDecoder();
+    } else if (length >= 0) {
+        framing_ = Framing::length;
+        remaining_ = static_cast<uint64_t>(length);
+    } else {
+        framing_ = Framing::close;
+    }
+    upstream_keepalive_ = !close && framing_ != Framing::close && conf_.http_version == 11 &&
+                          group_ >= 0 && !rt_->upstream(group_).conf->implicit;
+    r.status = status;
+    write_client_head();
+    phase_ = Phase::body;
+    response_started_ = true;
+    // Keep the head for $upstream_http_* (in_ is reused for the body), then start the
+    // body with the bytes that came after the head.
+    keep_head();
+    in_.consume(head_reader_.head_end() - in_.start());
+    if (framing_ == Framing::none) body_done_ = true;
+    relay_body();
+}
+
+void ProxySession::write_client_head() {
+    Request& r = c_.request();
+    core::Buffer& out = c_.out().own();
+    bool http11_client = r.http_minor >= 1;
+    // A body of unknown length goes to an HTTP/1.1 client chunked, so the connection
+    // can be kept; an HTTP/1.0 client gets it until the close.
+    client_chunked_ = framing_ == Framing::close && http11_client;
+    chunk_pass_ = framing_ == Framing::chunked && http11_client;
+    bool keepalive = framing_ != Framing::close || client_chunked_;
+    if (framing_ == Framing::chunked && !http11_client) keepalive = false;
+
+    out.append("HTTP/1.1 ");
+    append_number(out, static_cast<uint64_t>(status_));
+    out.append(" ");
+    out.append(head_reader_.reason().empty() ? reason_phrase(status_) : head_reader_.reason());
+    out.append("\r\nServer: ");
+    out.append(server_header());
+    out.append("\r\nDate: ");
+    out.append(w_.times().http_date());
+    out.append("\r\n");
+    // Headers the upstream listed in its Connection header are for that hop only.
+    std::string_view up_connection;
+    for (const HeaderField& h : head_reader_.headers()) {
+        if (equals_ignore_case(h.name, "connection")) up_connection = h.value;
+    }
+    for (const HeaderField& h : head_reader_.headers()) {
+        const HeaderInfo* info = lookup_header(h.name);
+        if (info && (info->has(hf_hop_by_hop) || info->id == KnownHeader::content_length ||
+                     info->id == KnownHeader::transfer_encoding)) {
+            continue;
+        }
+        if (hidden(conf_, h.name, info)) continue;
+        if (!up_connection.empty() && has_token(up_connection, h.name)) continue;
+        out.append(h.name);
+        out.append(": ");
+        out.append(h.value);
+        out.append("\r\n");
+    }
+    if (framing_ == Framing::length || (framing_ == Framing::none && r.head_only)) {
+        for (const HeaderField& h : head_reader_.headers()) {
+            if (equals_ignore_case(h.name, "content-length")) {
+                out.append("Content-Length: ");
+                out.append(h.value);
+                out.append("\r\n");
+                break;
+            }
+        }
+    }
+    if (chunk_pass_ || client_chunked_) out.append("Transfer-Encoding: chunked\r\n");
+    c_.append_add_headers(status_, out);
+    if (!keepalive) c_.set_no_keepalive();
+    out.append(keepalive && c_.will_keep_alive() ? "Connection: keep-alive\r\n\r\n"
+                                                 : "Connection: close\r\n\r\n");
+    r.header_bytes = out.readable_size();
+}
+
+// Moves body bytes from in_ to the client queue, reading the upstream when in_ is
+// empty, until the client stops taking bytes, the upstream has none, or the body ends.
+void ProxySession::relay_body() {
+    if (in_relay_ || phase_ != Phase::body) return;
+    in_relay_ = true;
+    for (;;) {
+        if (!c_.out().drained()) {
+            c_.send_output();  // reports back via on_client_drained(), which loops here
+            if (phase_ != Phase::body || !c_.out().drained()) break;
+        }
+        if (pending_consume_) {
+            in_.consume(pending_consume_);
+            pending_consume_ = 0;
+        }
+        if (body_done_) {
+            in_relay_ = false;
+            finish();
+            return;
+        }
+        bool progressed = false;
+        if (!next_relay_piece(progressed)) {
+            in_relay_ = false;
+            return;  // failed or finished
+        }
+        if (progressed) continue;
+        // in_ holds nothing usable: read more.
+        bool eof = false;
+        if (!in_.empty()) in_.compact();
+        if (read_upstream(eof)) continue;
+        if (eof) {
+            upstream_eof_ = true;
+            if (framing_ == Framing::close) {
+                body_done_ = true;
+                if (client_chunked_) {
+                    if (chunk_crlf_due_) c_.out().append(chunk_end);
+                    c_.out().append(last_chunk);
+                }
+                continue;
+            }
+            in_relay_ = false;
+            log_upstream_error(conf::LogLevel::error,
+                               "upstream prematurely closed connection while reading upstream");
+            record_upstream(status_);
+            close_upstream(false);
+            phase_ = Phase::done;
+            c_.abort_response();
+            return;
+        }
+        w_.loop().timers().arm_lazily(read_timer_, w_.loop().now(), conf_.read_timeout);
+        break;
+    }
+    in_relay_ = false;
+}
+
+// Queues the next piece of body from in_. `progressed` tells whether anything was
+// queued or consumed. Returns false when the session ended (failure).
+bool ProxySession::next_relay_piece(bool& progressed) {
+    std::string_view avail = in_.view();
+    progressed = false;
+    if (avail.empty()) return true;
+    Request& r = c_.request();
+    switch (framing_) {
+        case Framing::none:
+            body_done_ = true;
+            progressed = true;
+            return true;
+        case Framing::length: {
+            size_t n = avail.size() < remaining_ ? avail.size() : static_cast<size_t>(remaining_);
+            c_.out().borrow(avail.substr(0, n));
+            pending_consume_ = n;
+            remaining_ -= n;
+            r.body_bytes_sent += n;
+            if (remaining_ == 0) {
+                body_done_ = true;
+                // Bytes past the announced length: the connection is not reusable.
+                if (avail.size() > n) upstream_keepalive_ = false;
+            }
+            progressed = true;
+            return true;
+        }
+        case Framing::close: {
+            if (client_chunked_) {
+                // A chunk's CRLF follows its data: it goes out with the next chunk's
+                // head (the queue writes owned bytes before the borrowed span).
+                char header[max_chunk_header_size + 2];
+                size_t n = 0;
+                if (chunk_crlf_due_) {
+                    header[n++] = '\r';
+                    header[n++] = '\n';
+                }
+                n += write_chunk_header(avail.size(), header + n);
+                c_.out().append(std::string_view(header, n));
+                chunk_crlf_due_ = true;
+            }
+            c_.out().borrow(avail);
+            pending_consume_ = avail.size();
+            r.body_bytes_sent += avail.size();
+            progressed = true;
+            return true;
+        }
+        case Framing::chunked:
+            break;
+    }
+    // Chunked: to an HTTP/1.1 client the framing passes through unchanged (the decoder
+    // only finds where the body ends); an HTTP/1.0 client gets the data alone.
+    if (chunk_pass_) {
+        size_t total = 0;
+        while (total < avail.size()) {
+            ChunkedDecoder::Result res = decoder_.decode(avail.substr(total));
+            if (res.status == ChunkedDecoder::Status::error) {
+                fail_midbody("upstream sent invalid chunked response");
+                return false;
+            }
+            total += res.consumed;
+            if (res.status == ChunkedDecoder::Status::done) {
+                body_done_ = true;
+                if (total < avail.size()) upstream_keepalive_ = false;
+                break;
+            }
+            if (res.status == ChunkedDecoder::Status::need_more) break;
+            r.body_bytes_sent += res.data.size();
+        }
+        if (total == 0) return true;
+        c_.out().borrow(avail.substr(0, total));
+        pending_consume_ = total;
+        progressed = true;
+        return true;
+    }
+    ChunkedDecoder::Result res = decoder_.decode(avail);
+    if (res.status == ChunkedDecoder::Status::error) {
+        fail_midbody("upstream sent invalid chunked response");
+        return false;
+    }
+    if (res.status == ChunkedDecoder::Status::done) body_done_ = true;
+    if (res.status == ChunkedDecoder::Status::data) {
+        c_.out().borrow(res.data);
+        r.body_bytes_sent += res.data.size();
+    }
+    if (res.consumed == 0) return true;
+    pending_consume_ = res.consumed;
+    progressed = true;
+    return true;
+}
+
+void ProxySession::fail_midbody(std::string_view what) {
+    log_upstream_error(conf::LogLevel::error, std::string(what) + " while reading upstream");
+    record_upstream(status_);
+    close_upstream(false);
+    phase_ = Phase::done;
+    c_.abort_response();
+}
+
+void ProxySession::keep_head() {
+    size_t start = head_reader_.head_start();
+    size_t end = head_reader_.head_end();
+    head_copy_.assign(in_.data() + start, end - start);
+    head_reader_.rebase(in_.data() + start, head_copy_.data());
+}
+
+void ProxySession::on_client_drained() {
+    if (phase_ == Phase::body) relay_body();
+}
+
+void ProxySession::append_response_header(bool upstream, std::string_view name,
+                                          std::string& out) {
+    (void)upstream;
+    if (status_ == 0) return;
+    for (const HeaderField& h : head_reader_.headers()) {
+        if (h.name.size() != name.size()) continue;
+        bool same = true;
+        for (size_t i = 0; i < name.size() && same; ++i) {
+            char a = h.name[i] == '-' ? '_' : static_cast<char>(tolower(h.name[i]));
+            same = a == name[i];
+        }
+        if (same) {
+            out += h.value;
+            return;
+        }
+    }
+}
+
+}  // namespace ferry::http

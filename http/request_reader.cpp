@@ -1,0 +1,273 @@
+#include "http/request_reader.h"
+
+#include <cstring>
+
+namespace ferry::http {
+
+namespace {
+
+const llhttp_settings_t& settings() {
+    static const llhttp_settings_t s = [] {
+        llhttp_settings_t st;
+        llhttp_settings_init(&st);
+        return st;
+    }();
+    return s;
+}
+
+}  // namespace
+
+RequestReader::RequestReader() {
+    static llhttp_settings_t s = [] {
+        llhttp_settings_t st = settings();
+        st.on_message_begin = &RequestReader::on_message_begin;
+        st.on_method = &RequestReader::on_method;
+        st.on_url = &RequestReader::on_url;
+        st.on_url_complete = &RequestReader::on_url_complete;
+        st.on_version_complete = &RequestReader::on_version_complete;
+        st.on_header_field = &RequestReader::on_header_field;
+        st.on_header_value = &RequestReader::on_header_value;
+        st.on_header_value_complete = &RequestReader::on_header_value_complete;
+        st.on_headers_complete = &RequestReader::on_headers_complete;
+        st.on_body = &RequestReader::on_body;
+        st.on_message_complete = &RequestReader::on_message_complete;
+        return st;
+    }();
+    llhttp_init(&parser_, HTTP_REQUEST, &s);
+    parser_.data = this;
+}
+
+void RequestReader::begin(Request& req, size_t offset, const HeadLimits& limits) {
+    llhttp_reset(&parser_);
+    parser_.data = this;
+    // ferry checks the version itself to answer 505 for HTTP/2.0+ as nginx does.
+    parser_.lenient_flags |= LENIENT_VERSION;
+    req_ = &req;
+    limits_ = limits;
+    start_ = offset;
+    head_end_ = 0;
+    line_start_ = offset;
+    method_off_ = method_len_ = url_off_ = url_len_ = 0;
+    in_head_ = true;
+    in_value_ = false;
+    url_done_ = false;
+    head_paused_ = false;
+    message_complete_ = false;
+    error_status_ = 0;
+    error_reason_ = "";
+    spans_.clear();
+}
+
+RequestReader::Event RequestReader::fail(int status, const char* reason) {
+    error_status_ = status;
+    error_reason_ = reason;
+    return Event::error;
+}
+
+// Limits that can only be judged on an incomplete head: a request line or header line
+// that has not ended yet but is already too long.
+RequestReader::Event RequestReader::check_limits(size_t parsed_to) {
+    if (!in_head_) return Event::need_more;
+    if (!url_done_ && parsed_to - start_ > limits_.line_max) {
+        return fail(414, "client sent too long URI");
+    }
+    if (url_done_ && parsed_to - line_start_ > limits_.line_max) {
+        return fail(494, "client sent too long header line");
+    }
+    if (parsed_to - start_ >= limits_.head_max) {
+        return url_done_ ? fail(494, "client sent too large request")
+                         : fail(414, "client sent too long URI");
+    }
+    return Event::need_more;
+}
+
+RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t to,
+                                          size_t& consumed) {
+    base_ = buf;
+    consumed = 0;
+    // Out of the head, parse even with no new bytes: a request without a body
+    // completes without consuming anything after its head.
+    if (from == to && in_head_) return Event::need_more;
+    if (error_status_) return Event::error;
+    size_t body_spans_before = spans_.size();
+    llhttp_errno_t err = llhttp_execute(&parser_, buf + from, to - from);
+    if (error_status_) return Event::error;  // a callback refused the input
+    switch (err) {
+        case HPE_OK:
+            consumed = to - from;
+            if (spans_.size() != body_spans_before) return Event::body;
+            return check_limits(to);
+        case HPE_PAUSED:
+        case HPE_PAUSED_UPGRADE: {
+            consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - (buf + from));
+            if (err == HPE_PAUSED) {
+                llhttp_resume(&parser_);
+            } else {
+                llhttp_resume_after_upgrade(&parser_);
+                message_complete_ = true;
+            }
+            if (head_paused_) {
+                head_paused_ = false;
+                head_end_ = from + consumed;
+                finish_head(buf);
+                return Event::head_done;
+            }
+            if (message_complete_) return Event::message_done;
+            return spans_.size() != body_spans_before ? Event::body : Event::need_more;
+        }
+        case HPE_INVALID_TRANSFER_ENCODING:
+            return fail(in_head_ ? 501 : 400, "client sent unknown \"Transfer-Encoding\"");
+        case HPE_UNEXPECTED_CONTENT_LENGTH:
+            return fail(400, "client sent \"Content-Length\" and \"Transfer-Encoding\" headers");
+        case HPE_INVALID_CONTENT_LENGTH:
+            return fail(400, "client sent invalid \"Content-Length\" header");
+        case HPE_INVALID_CHUNK_SIZE:
+            return fail(400, "client sent invalid chunked body");
+        case HPE_INVALID_METHOD:
+            return fail(400, "client sent invalid method");
+        case HPE_INVALID_VERSION:
+            return fail(400, "client sent invalid request");
+        case HPE_INVALID_URL:
+            return fail(400, "client sent invalid request");
+        default:
+            return fail(400, in_head_ ? "client sent invalid header line"
+                                      : "client sent invalid request body");
+    }
+}
+
+void RequestReader::finish_head(const char* buf) {
+    Request& r = *req_;
+    r.method = std::string_view(buf + method_off_, method_len_);
+    r.method_id = parser_.method;
+    r.target = std::string_view(buf + url_off_, url_len_);
+    r.http_major = parser_.http_major;
+    r.http_minor = parser_.http_minor;
+    // The request line ends at the first LF after the URL.
+    const char* line_end = static_cast<const char*>(
+        memchr(buf + url_off_ + url_len_, '\n', head_end_ - (url_off_ + url_len_)));
+    size_t line_len = line_end ? static_cast<size_t>(line_end - (buf + start_)) : 0;
+    if (line_len && buf[start_ + line_len - 1] == '\r') --line_len;
+    r.request_line = std::string_view(buf + start_, line_len);
+    r.headers.clear();
+    for (const HeaderSpan& s : r.spans) {
+        std::string_view value(buf + s.value_off, s.value_len);
+        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+            value.remove_suffix(1);
+        }
+        r.headers.push_back({std::string_view(buf + s.name_off, s.name_len), value});
+    }
+    r.request_length = head_end_ - start_;
+    in_head_ = false;
+}
+
+int RequestReader::on_message_begin(llhttp_t*) {
+    return 0;
+}
+
+int RequestReader::on_method(llhttp_t* p, const char* at, size_t len) {
+    RequestReader& r = self(p);
+    if (r.method_len_ == 0) r.method_off_ = r.off(at);
+    r.method_len_ += static_cast<uint32_t>(len);
+    return 0;
+}
+
+int RequestReader::on_url(llhttp_t* p, const char* at, size_t len) {
+    RequestReader& r = self(p);
+    if (r.url_len_ == 0) r.url_off_ = r.off(at);
+    r.url_len_ += static_cast<uint32_t>(len);
+    return 0;
+}
+
+int RequestReader::on_url_complete(llhttp_t* p) {
+    RequestReader& r = self(p);
+    if (r.url_off_ + r.url_len_ - r.start_ > r.limits_.line_max) {
+        r.fail(414, "client sent too long URI");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+int RequestReader::on_version_complete(llhttp_t* p) {
+    RequestReader& r = self(p);
+    r.url_done_ = true;
+    if (p->http_major > 1) {
+        r.fail(505, "client sent unsupported HTTP version");
+        return HPE_USER;
+    }
+    if (p->http_major != 1) {
+        r.fail(400, "client sent invalid request");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+int RequestReader::on_header_field(llhttp_t* p, const char* at, size_t len) {
+    RequestReader& r = self(p);
+    if (!r.in_value_ && !r.req_->spans.empty() && r.req_->spans.back().value_len == 0 &&
+        r.req_->spans.back().value_off == 0 &&
+        r.off(at) == r.req_->spans.back().name_off + r.req_->spans.back().name_len) {
+        // a field name split across two reads
+        r.req_->spans.back().name_len += static_cast<uint32_t>(len);
+        return 0;
+    }
+    r.in_value_ = false;
+    HeaderSpan s;
+    s.name_off = r.off(at);
+    s.name_len = static_cast<uint32_t>(len);
+    r.req_->spans.push_back(s);
+    r.line_start_ = s.name_off;
+    return 0;
+}
+
+int RequestReader::on_header_value(llhttp_t* p, const char* at, size_t len) {
+    RequestReader& r = self(p);
+    HeaderSpan& s = r.req_->spans.back();
+    if (!r.in_value_) {
+        r.in_value_ = true;
+        s.value_off = r.off(at);
+        s.value_len = 0;
+    }
+    s.value_len += static_cast<uint32_t>(len);
+    return 0;
+}
+
+int RequestReader::on_header_value_complete(llhttp_t* p) {
+    RequestReader& r = self(p);
+    HeaderSpan& s = r.req_->spans.back();
+    r.in_value_ = false;
+    // Mark the span closed so the next on_header_field starts a new header.
+    if (s.value_len == 0) s.value_off = s.name_off + s.name_len;
+    size_t end = s.value_off + s.value_len;
+    if (end - s.name_off > r.limits_.line_max) {
+        r.fail(494, "client sent too long header line");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+int RequestReader::on_headers_complete(llhttp_t* p) {
+    RequestReader& r = self(p);
+    r.head_paused_ = true;
+    return HPE_PAUSED;
+}
+
+int RequestReader::on_body(llhttp_t* p, const char* at, size_t len) {
+    RequestReader& r = self(p);
+    if (!r.spans_.empty()) {
+        BodySpan& last = r.spans_.back();
+        if (last.offset + last.length == r.off(at)) {
+            last.length += static_cast<uint32_t>(len);
+            return 0;
+        }
+    }
+    r.spans_.push_back({r.off(at), static_cast<uint32_t>(len)});
+    return 0;
+}
+
+int RequestReader::on_message_complete(llhttp_t* p) {
+    RequestReader& r = self(p);
+    r.message_complete_ = true;
+    return HPE_PAUSED;
+}
+
+}  // namespace ferry::http

@@ -1,0 +1,23 @@
+// The process: listening sockets, one worker thread per core, and the main thread's
+// signal loop (TERM/INT stop, QUIT drains, HUP reloads, USR1 reopens logs).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "conf/diagnostic.h"
+#include "conf/model.h"
+
+namespace ferry::http {
+
+// Loads the configuration again (for HUP): the Config, or nullptr with diagnostics.
+using ConfigLoader = std::function<std::shared_ptr<const conf::Config>(conf::Diagnostics&)>;
+
+// Prints diagnostics in nginx's shape (set by the command line).
+using DiagnosticPrinter = std::function<void(const conf::Diagnostics&)>;
+
+// Runs ferry on `config` until stopped. Returns the process exit code.
+int run_server(std::shared_ptr<const conf::Config> config, const ConfigLoader& reload,
+               const DiagnosticPrinter& print);
+
+}  // namespace ferry::http

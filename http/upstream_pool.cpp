@@ -1,0 +1,208 @@
+#include "http/upstream_pool.h"
+
+#include <sys/epoll.h>
+
+namespace ferry::http {
+
+// An idle keep-alive connection: watched for the upstream closing it, and closed after
+// the group's keepalive_timeout.
+struct UpstreamPools::Idle final : core::Deferred, core::IoHandler {
+    Idle(UpstreamPools& pools, std::unique_ptr<UpstreamConn> c)
+        : owner(pools), conn(std::move(c)), group(conn->group) {
+        timer.set_callback(core::Timer::bind<Idle, &Idle::on_timeout>(), this);
+    }
+    // Any readiness on an idle connection means it is closing or broken: an upstream
+    // does not speak unasked.
+    void on_io(uint32_t) override {
+        if (!dead) owner.drop_idle(this);
+    }
+    void on_timeout() { owner.drop_idle(this); }
+
+    UpstreamPools& owner;
+    std::unique_ptr<UpstreamConn> conn;
+    int group;
+    bool dead = false;
+    core::Timer timer;
+    Idle* prev = nullptr;
+    Idle* next = nullptr;
+};
+
+UpstreamPools::UpstreamPools(core::EventLoop& loop) : loop_(loop) {}
+
+UpstreamPools::~UpstreamPools() {
+    for (auto& g : groups_) {
+        while (g.idle_head) drop_idle(g.idle_head);
+    }
+}
+
+void UpstreamPools::reset(const Runtime& runtime) {
+    for (auto& g : groups_) {
+        while (g.idle_head) drop_idle(g.idle_head);
+    }
+    runtime_ = &runtime;
+    groups_.clear();
+    groups_.resize(runtime.upstream_count());
+    for (size_t i = 0; i < groups_.size(); ++i) {
+        const UpstreamGroup& up = runtime.upstream(static_cast<int>(i));
+        groups_[i].primary.resize(up.peers.size());
+        groups_[i].backup.resize(up.backups.size());
+        for (size_t p = 0; p < up.peers.size(); ++p) {
+            groups_[i].primary[p].effective_weight = up.peers[p].weight;
+        }
+        for (size_t p = 0; p < up.backups.size(); ++p) {
+            groups_[i].backup[p].effective_weight = up.backups[p].weight;
+        }
+    }
+}
+
+bool UpstreamPools::alive(const Peer& p, const PeerState& s) const {
+    if (p.down) return false;
+    if (p.max_conns && s.conns >= p.max_conns) return false;
+    if (p.max_fails && s.fails >= p.max_fails && loop_.now() - s.checked_ms <= p.fail_timeout) {
+        return false;
+    }
+    return true;
+}
+
+// nginx's smooth weighted round robin: every live peer gains its weight, the richest
+// is chosen and pays the total back.
+const Peer* UpstreamPools::pick_from(const std::vector<Peer>& peers,
+                                     std::vector<PeerState>& states, std::vector<bool>& tried,
+                                     int& index) {
+    if (tried.size() < peers.size()) tried.resize(peers.size(), false);
+    int best = -1;
+    int total = 0;
+    for (size_t i = 0; i < peers.size(); ++i) {
+        if (tried[i] || !alive(peers[i], states[i])) continue;
+        PeerState& s = states[i];
+        s.current_weight += s.effective_weight;
+        total += s.effective_weight;
+        if (s.effective_weight < peers[i].weight) ++s.effective_weight;
+        if (best < 0 || s.current_weight > states[best].current_weight) best = static_cast<int>(i);
+    }
+    if (best < 0) return nullptr;
+    states[best].current_weight -= total;
+    // A peer whose failure window has passed gets one try: restart its window.
+    if (states[best].fails >= peers[best].max_fails && peers[best].max_fails) {
+        states[best].checked_ms = loop_.now();
+    }
+    tried[best] = true;
+    index = best;
+    return &peers[best];
+}
+
+PeerChoice UpstreamPools::pick(const Runtime& rt, int group, std::vector<bool>& tried_primary,
+                               std::vector<bool>& tried_backup) {
+    PeerChoice c;
+    const UpstreamGroup& up = rt.upstream(group);
+    if (&rt != runtime_) {
+        if (tried_primary.size() < up.peers.size()) tried_primary.resize(up.peers.size(), false);
+        for (size_t i = 0; i < up.peers.size(); ++i) {
+            if (!tried_primary[i] && !up.peers[i].down) {
+                tried_primary[i] = true;
+                c.peer = &up.peers[i];
+                c.index = static_cast<int>(i);
+                return c;
+            }
+        }
+        return c;
+    }
+    GroupState& g = groups_[group];
+    c.peer = pick_from(up.peers, g.primary, tried_primary, c.index);
+    if (!c.peer && !up.backups.empty()) {
+        c.peer = pick_from(up.backups, g.backup, tried_backup, c.index);
+        c.backup = c.peer != nullptr;
+    }
+    return c;
+}
+
+void UpstreamPools::failed(const Runtime& rt, int group, const PeerChoice& c) {
+    if (!c.peer || &rt != runtime_) return;
+    GroupState& g = groups_[group];
+    PeerState& s = c.backup ? g.backup[c.index] : g.primary[c.index];
+    ++s.fails;
+    s.checked_ms = loop_.now();
+    // Weight recovers gradually after failures, as in nginx.
+    s.effective_weight -= c.peer->weight / (c.peer->max_fails ? c.peer->max_fails : 1);
+    if (s.effective_weight < 0) s.effective_weight = 0;
+}
+
+void UpstreamPools::forgive(const Runtime& rt, int group) {
+    if (&rt != runtime_) return;
+    GroupState& g = groups_[group];
+    for (auto& s : g.primary) s.fails = 0;
+    for (auto& s : g.backup) s.fails = 0;
+}
+
+void UpstreamPools::succeeded(const Runtime& rt, int group, const PeerChoice& c) {
+    if (!c.peer || &rt != runtime_) return;
+    GroupState& g = groups_[group];
+    PeerState& s = c.backup ? g.backup[c.index] : g.primary[c.index];
+    s.fails = 0;
+}
+
+std::unique_ptr<UpstreamConn> UpstreamPools::take_idle(int group, const Peer* peer) {
+    if (group < 0 || static_cast<size_t>(group) >= groups_.size()) return nullptr;
+    if (groups_[group].idle_head && groups_[group].idle_head->conn->runtime != runtime_) {
+        return nullptr;
+    }
+    for (Idle* i = groups_[group].idle_head; i; i = i->next) {
+        if (i->conn->peer != peer) continue;
+        std::unique_ptr<UpstreamConn> conn = std::move(i->conn);
+        loop_.remove(conn->stream->fd());
+        drop_idle(i);
+        return conn;
+    }
+    return nullptr;
+}
+
+void UpstreamPools::put_idle(std::unique_ptr<UpstreamConn> conn) {
+    if (!runtime_ || conn->runtime != runtime_ || conn->group < 0 ||
+        static_cast<size_t>(conn->group) >= groups_.size()) {
+        return;
+    }
+    const conf::UpstreamConf& uc = *runtime_->upstream(conn->group).conf;
+    if (uc.keepalive <= 0 || conn->requests >= static_cast<uint32_t>(uc.keepalive_requests) ||
+        loop_.now() - conn->created_ms >= uc.keepalive_time) {
+        return;
+    }
+    GroupState& g = groups_[conn->group];
+    // Over the limit, the least recently used connection goes.
+    if (g.idle_count >= static_cast<size_t>(uc.keepalive)) {
+        Idle* last = g.idle_head;
+        while (last && last->next) last = last->next;
+        if (last) drop_idle(last);
+    }
+    auto* idle = new Idle(*this, std::move(conn));
+    if (!loop_.add(idle->conn->stream->fd(), EPOLLIN | EPOLLRDHUP | EPOLLET, idle)) {
+        delete idle;
+        return;
+    }
+    loop_.timers().arm(idle->timer, loop_.now(), uc.keepalive_timeout);
+    idle->next = g.idle_head;
+    if (g.idle_head) g.idle_head->prev = idle;
+    g.idle_head = idle;
+    ++g.idle_count;
+}
+
+void UpstreamPools::drop_idle(Idle* idle) {
+    GroupState& g = groups_[idle->group];
+    if (idle->conn) loop_.remove(idle->conn->stream->fd());
+    if (idle->prev) idle->prev->next = idle->next;
+    if (idle->next) idle->next->prev = idle->prev;
+    if (g.idle_head == idle) g.idle_head = idle->next;
+    --g.idle_count;
+    loop_.timers().cancel(idle->timer);
+    idle->conn.reset();
+    idle->dead = true;
+    // An event for it may still be queued in this loop iteration: free it afterwards.
+    loop_.defer_delete(std::unique_ptr<core::Deferred>(idle));
+}
+
+size_t UpstreamPools::idle_count() const {
+    size_t n = 0;
+    for (const auto& g : groups_) n += g.idle_count;
+    return n;
+}
+
+}  // namespace ferry::http

@@ -1,0 +1,102 @@
+// Per-worker upstream state: peer choice by nginx's smooth weighted round robin with
+// passive health (max_fails within fail_timeout, backups when every primary is down),
+// and the keep-alive cache of idle upstream connections (`keepalive N` per group).
+// Worker thread only. Reset when the configuration changes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/event_loop.h"
+#include "core/stream.h"
+#include "core/timers.h"
+#include "core/worker.h"
+#include "http/runtime.h"
+
+namespace ferry::http {
+
+class UpstreamPools;
+
+// An open connection to an upstream peer. It holds one of its worker's
+// worker_connections slots until destroyed (or until a tunnel takes the slot over).
+struct UpstreamConn {
+    UpstreamConn() = default;
+    ~UpstreamConn() {
+        if (slot_owner) slot_owner->release_connection();
+    }
+    UpstreamConn(const UpstreamConn&) = delete;
+    UpstreamConn& operator=(const UpstreamConn&) = delete;
+
+    std::unique_ptr<core::Stream> stream;
+    const Runtime* runtime = nullptr;  // the configuration `peer` belongs to
+    int group = -1;
+    const Peer* peer = nullptr;
+    uint32_t requests = 0;
+    int64_t created_ms = 0;
+    core::Worker* slot_owner = nullptr;
+};
+
+// Which peers a request already tried (nginx's "tried" bitmap).
+struct PeerChoice {
+    const Peer* peer = nullptr;
+    bool backup = false;
+    int index = -1;
+};
+
+class UpstreamPools {
+public:
+    explicit UpstreamPools(core::EventLoop& loop);
+    ~UpstreamPools();
+    UpstreamPools(const UpstreamPools&) = delete;
+    UpstreamPools& operator=(const UpstreamPools&) = delete;
+
+    // Starts over for a new configuration: forgets health and closes idle connections.
+    void reset(const Runtime& runtime);
+
+    // Picks a live peer of `group` not in `tried` (bit per peer; backups after
+    // primaries). Returns a choice with peer == nullptr when none is left. A request
+    // still running on the configuration before a reload gets the first untried peer.
+    PeerChoice pick(const Runtime& rt, int group, std::vector<bool>& tried_primary,
+                    std::vector<bool>& tried_backup);
+    // Passive health: a failed attempt (error or timeout) counts against the peer.
+    void failed(const Runtime& rt, int group, const PeerChoice& c);
+    // A successful exchange resets the peer's failure count.
+    void succeeded(const Runtime& rt, int group, const PeerChoice& c);
+    // True when no peer of `group` is usable now (all down or failed): nginx then
+    // forgets the failures so the next request can try again.
+    void forgive(const Runtime& rt, int group);
+
+    // An idle connection to `peer`, or nullptr.
+    std::unique_ptr<UpstreamConn> take_idle(int group, const Peer* peer);
+    // Offers a connection whose last response ended cleanly; it is kept (up to the
+    // group's `keepalive`) or closed.
+    void put_idle(std::unique_ptr<UpstreamConn> conn);
+    size_t idle_count() const;
+
+private:
+    struct PeerState {
+        int current_weight = 0;
+        int effective_weight = 1;
+        int fails = 0;
+        int64_t checked_ms = 0;  // when the last failure was counted
+        int conns = 0;
+    };
+    struct Idle;
+    struct GroupState {
+        std::vector<PeerState> primary;
+        std::vector<PeerState> backup;
+        Idle* idle_head = nullptr;  // most recently used first
+        size_t idle_count = 0;
+    };
+    const Peer* pick_from(const std::vector<Peer>& peers, std::vector<PeerState>& states,
+                          std::vector<bool>& tried, int& index);
+    bool alive(const Peer& p, const PeerState& s) const;
+    void drop_idle(Idle* idle);
+
+    core::EventLoop& loop_;
+    const Runtime* runtime_ = nullptr;
+    std::vector<GroupState> groups_;
+};
+
+}  // namespace ferry::http

@@ -1,0 +1,173 @@
+#include "tunnel/direction.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+namespace ferry::tunnel {
+
+Direction::Flush Direction::flush_leftover() {
+    while (leftover_off_ < leftover_.size()) {
+        if (!dst_.writable) return Flush::blocked;
+        core::IoResult r = dst_.stream->write(leftover_.data() + leftover_off_,
+                                              leftover_.size() - leftover_off_);
+        if (r.status == core::Io::again) {
+            dst_.writable = false;
+            return Flush::blocked;
+        }
+        if (r.status != core::Io::ok) {
+            err_ = r.err;
+            return Flush::failed;
+        }
+        leftover_off_ += r.n;
+        written_ += r.n;
+    }
+    if (leftover_off_) {
+        std::string().swap(leftover_);  // give the memory back, not just the size
+        leftover_off_ = 0;
+    }
+    return Flush::drained;
+}
+
+Direction::Flush Direction::flush_buffer() {
+    while (!buf_.empty()) {
+        if (!dst_.writable) return Flush::blocked;
+        core::IoResult r = dst_.stream->write(buf_.readable(), buf_.readable_size());
+        if (r.status == core::Io::again) {
+            dst_.writable = false;
+            return Flush::blocked;
+        }
+        if (r.status != core::Io::ok) {
+            err_ = r.err;
+            return Flush::failed;
+        }
+        buf_.consume(r.n);
+        written_ += r.n;
+    }
+    return Flush::drained;
+}
+
+Direction::Flush Direction::flush_pipe() {
+    while (pipe_.bytes) {
+        if (!dst_.writable) return Flush::blocked;
+        ssize_t n = splice(pipe_.read_end.get(), nullptr, dst_.stream->fd(), nullptr, pipe_.bytes,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            pipe_.bytes -= static_cast<size_t>(n);
+            written_ += static_cast<uint64_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            dst_.writable = false;
+            return Flush::blocked;
+        }
+        err_ = n < 0 ? errno : EPIPE;
+        return Flush::failed;
+    }
+    return Flush::drained;
+}
+
+Pump Direction::fill_pipe(PipePool& pipes) {
+    if (!pipe_) {
+        pipe_ = pipes.acquire();
+        if (!pipe_) return Pump::yielded;  // no pipe (EMFILE): caller copies instead
+    }
+    // The pipe is empty here (flushed first), so EAGAIN can only mean "source empty",
+    // never "pipe full".
+    for (;;) {
+        ssize_t n = splice(src_.stream->fd(), nullptr, pipe_.write_end.get(), nullptr,
+                           pipe_.capacity, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            pipe_.bytes += static_cast<size_t>(n);
+            read_ += static_cast<uint64_t>(n);
+            return Pump::yielded;
+        }
+        if (n == 0) {
+            src_.read_eof = true;
+            return Pump::idle;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+            src_.readable = false;
+            return Pump::idle;
+        }
+        err_ = errno;
+        return Pump::src_error;
+    }
+}
+
+Pump Direction::fill_buffer(core::BufferPool& buffers) {
+    if (!buf_.allocated()) {
+        buf_ = buffers.get();
+        if (!buf_.allocated()) {
+            err_ = ENOMEM;
+            return Pump::src_error;
+        }
+    }
+    core::IoResult r = src_.stream->read(buf_.writable(), buf_.writable_size());
+    switch (r.status) {
+        case core::Io::ok:
+            buf_.commit(r.n);
+            read_ += r.n;
+            return Pump::yielded;
+        case core::Io::eof:
+            src_.read_eof = true;
+            return Pump::idle;
+        case core::Io::again:
+            src_.readable = false;
+            return Pump::idle;
+        case core::Io::error:
+            break;
+    }
+    err_ = r.err;
+    return Pump::src_error;
+}
+
+Pump Direction::fill(PipePool& pipes, core::BufferPool& buffers, bool use_splice) {
+    if (use_splice) {
+        Pump p = fill_pipe(pipes);
+        if (p != Pump::yielded || pipe_) return p;
+        // No pipe could be had: copy this round instead of stalling.
+    }
+    return fill_buffer(buffers);
+}
+
+Pump Direction::pump(PipePool& pipes, core::BufferPool& buffers, bool use_splice,
+                     size_t budget) {
+    if (finished_) return Pump::finished;
+    uint64_t start = written_;
+    for (;;) {
+        Flush f = flush_leftover();
+        if (f == Flush::drained) f = flush_buffer();
+        if (f == Flush::drained) f = flush_pipe();
+        if (f == Flush::blocked) return Pump::blocked;
+        if (f == Flush::failed) return Pump::dst_error;
+
+        // Nothing in flight: hand pipe and buffer back so an idle tunnel holds neither.
+        pipes.release(std::move(pipe_));
+        if (buf_.allocated()) buf_.release();
+
+        if (src_.read_eof) {
+            if (!dst_.write_shut) {
+                dst_.stream->shutdown_write();
+                dst_.write_shut = true;
+            }
+            finished_ = true;
+            return Pump::finished;
+        }
+        if (!src_.readable && !src_.stream->has_pending()) return Pump::idle;
+        if (written_ - start >= budget) return Pump::yielded;
+
+        Pump p = fill(pipes, buffers, use_splice);
+        if (p == Pump::src_error) return p;
+        // idle (EAGAIN or EOF noted) and yielded (bytes to flush) both loop back
+    }
+}
+
+void Direction::release(PipePool& pipes) {
+    pipes.release(std::move(pipe_));
+    buf_.release();
+}
+
+}  // namespace ferry::tunnel
