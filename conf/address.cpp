@@ -1,10 +1,9 @@
 #include "conf/address.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <strings.h>
 #include <sys/un.h>
-
-#include <fmt/format.h>
 
 #include "conf/units.h"
 

@@ -9,8 +9,8 @@
 namespace ferry::conf {
 
 struct ParsedAddress {
-    std::string host;       // IP literal (IPv6 without brackets), name, or "" for "*"/port-only
-    uint16_t port = 0;      // 0 when not written (the caller applies its default)
+    std::string host;   // IP literal (IPv6 without brackets), name, or "" for "*"/port-only
+    uint16_t port = 0;  // 0 when not written (the caller applies its default)
     bool port_written = false;
     bool ipv6 = false;
     std::string unix_path;  // for unix:

@@ -9,16 +9,25 @@ namespace ferry::conf {
 
 std::string_view context_name(Context ctx) {
     switch (ctx) {
-        case ctx_main: return "main";
-        case ctx_events: return "events";
-        case ctx_http: return "http";
-        case ctx_server: return "server";
-        case ctx_location: return "location";
-        case ctx_upstream: return "upstream";
+        case ctx_main:
+            return "main";
+        case ctx_events:
+            return "events";
+        case ctx_http:
+            return "http";
+        case ctx_server:
+            return "server";
+        case ctx_location:
+            return "location";
+        case ctx_upstream:
+            return "upstream";
         case ctx_server_if:
-        case ctx_location_if: return "if";
-        case ctx_limit_except: return "limit_except";
-        default: return "?";
+        case ctx_location_if:
+            return "if";
+        case ctx_limit_except:
+            return "limit_except";
+        default:
+            return "?";
     }
 }
 
@@ -96,7 +105,9 @@ bool Builder::run(const std::vector<Directive>& command_line, const std::vector<
     return process_block(main, ctx_main);
 }
 
-Config Builder::take_config() { return std::move(config); }
+Config Builder::take_config() {
+    return std::move(config);
+}
 
 bool Builder::process_block(const std::vector<Directive>& body, Context ctx) {
     Context saved = context_;
@@ -112,6 +123,22 @@ bool Builder::process_block(const std::vector<Directive>& body, Context ctx) {
     return ok;
 }
 
+// Configs copied from web pages often carry “curly” quotes, which the language takes as
+// ordinary characters: `Connection “”` sends the six bytes of the two quotes.
+void Builder::warn_typographic_quotes(const Directive& d) {
+    for (const Arg& a : d.args) {
+        for (std::string_view q :
+             {"\xE2\x80\x9C", "\xE2\x80\x9D", "\xE2\x80\x98", "\xE2\x80\x99"}) {
+            if (a.text.find(q) == std::string::npos) continue;
+            warn(a.loc,
+                 fmt::format("\"{}\" contains typographic quotes, which are taken literally",
+                             a.text),
+                 "fix: use plain ASCII quotes (\" or ')");
+            return;
+        }
+    }
+}
+
 bool Builder::unknown_directive(const Directive& d, Context ctx) {
     std::vector<std::string_view> here, anywhere;
     for (const DirectiveRow* row : all_directives()) {
@@ -124,9 +151,32 @@ bool Builder::unknown_directive(const Directive& d, Context ctx) {
                  near.empty() ? "" : fmt::format("did you mean \"{}\"?", near));
 }
 
+// A directive whose arguments run onto a later line that starts with a directive name
+// was most likely missing its ';'. Adds that as the hint of the error just reported.
+void Builder::hint_missing_semicolon(const Directive& d) {
+    if (diags_.empty() || !diags_.back().hint.empty() || d.args.empty()) return;
+    const SourceLoc& at = diags_.back().loc;
+    if (at.file != d.loc.file || at.line < d.loc.line || at.line > d.args.back().loc.line) return;
+    uint32_t line = d.loc.line;
+    for (const Arg& a : d.args) {
+        if (a.loc.line > line && !a.quoted && !find_directive(a.text).empty()) {
+            diags_.back().hint = fmt::format("is a \";\" missing at the end of line {}?", line);
+            return;
+        }
+        line = a.loc.line;
+    }
+}
+
+bool Builder::dispatch(const Directive& d, Context ctx) {
+    if (check(d, ctx)) return true;
+    hint_missing_semicolon(d);
+    return false;
+}
+
 // nginx's ngx_conf_handler(): name known, allowed here, shape right; then the policy
 // for directives ferry does not implement, then the handler.
-bool Builder::dispatch(const Directive& d, Context ctx) {
+bool Builder::check(const Directive& d, Context ctx) {
+    warn_typographic_quotes(d);
     std::vector<const DirectiveRow*> rows = find_directive(d.name);
     if (rows.empty()) return unknown_directive(d, ctx);
     const DirectiveRow* row = nullptr;
@@ -136,8 +186,7 @@ bool Builder::dispatch(const Directive& d, Context ctx) {
         if ((r->contexts & ctx) && !row) row = r;
     }
     if (!row) {
-        return error(d.loc,
-                     fmt::format("\"{}\" directive is not allowed here", printable(d.name)),
+        return error(d.loc, fmt::format("\"{}\" directive is not allowed here", printable(d.name)),
                      fmt::format("\"{}\" is allowed in: {}", d.name, allowed_contexts(allowed)));
     }
     std::string shape = shape_error(*row, d);
@@ -148,8 +197,11 @@ bool Builder::dispatch(const Directive& d, Context ctx) {
     // A policy row with a handler decides for itself (error_page looks at its target).
     if (row->support != Support::yes && row->handler) return row->handler(*this, d);
     switch (row->support) {
-        case Support::yes: break;
-        case Support::ignored: warn_ignored(d, row->note); break;
+        case Support::yes:
+            break;
+        case Support::ignored:
+            warn_ignored(d, row->note);
+            break;
         case Support::files:
             if (warned_ignored.insert(std::string(d.name)).second) {
                 warn(d.loc, fmt::format("\"{}\" is ignored: ferry serves no files", d.name),
@@ -163,8 +215,8 @@ bool Builder::dispatch(const Directive& d, Context ctx) {
                 return true;
             }
             return error(d.loc,
-                         fmt::format("ferry does not implement the \"{}\" directive ({})",
-                                     d.name, row->note),
+                         fmt::format("ferry does not implement the \"{}\" directive ({})", d.name,
+                                     row->note),
                          "without it this configuration would behave differently, so ferry "
                          "refuses it");
     }
@@ -179,14 +231,15 @@ void Builder::prescan_variables(const std::vector<Directive>& main) {
     for (const Directive& h : main) {
         if (h.name != "http" || !h.has_block) continue;
         for (const Directive& d : h.block) {
-            if (d.name == "map" && d.has_block && d.args.size() == 2 &&
-                d.args[1].text.size() > 1 && d.args[1].text[0] == '$') {
+            if (d.name == "map" && d.has_block && d.args.size() == 2 && d.args[1].text.size() > 1 &&
+                d.args[1].text[0] == '$') {
                 vars.add_map(d.args[1].text.substr(1), map_id++);
             }
         }
     }
     auto scan_regex = [&](std::string_view pattern) {
-        for (const std::string& name : regex_group_names(pattern)) vars.add_capture_name(name);
+        for (const std::string& name : regex_group_names(pattern))
+            vars.add_capture_name(name);
     };
     // Depth-first over everything inside http: `set` targets and regex capture names.
     auto walk = [&](auto& self, const std::vector<Directive>& body) -> void {

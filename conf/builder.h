@@ -48,7 +48,7 @@ struct HttpBuild {
 };
 
 class Builder {
-public:
+  public:
     // `prefix` and `conf_prefix` end with '/'.
     Builder(std::string prefix, std::string conf_prefix, Diagnostics& diags);
 
@@ -68,7 +68,8 @@ public:
     // `"NAME" is ignored by ferry`, once per directive name.
     void warn_ignored(const Directive& d, std::string_view note);
     // nginx's `"NAME" directive PHRASE`, e.g. "is duplicate", "invalid value".
-    bool directive_error(const Directive& d, std::string_view phrase, const SourceLoc* at = nullptr);
+    bool directive_error(const Directive& d, std::string_view phrase,
+                         const SourceLoc* at = nullptr);
     bool duplicate(const Directive& d) { return directive_error(d, "is duplicate"); }
     // nginx's `invalid value "ARG" in "NAME" directive[, SUFFIX]`.
     bool invalid_value_in(const Directive& d, const Arg& a, std::string_view suffix = {});
@@ -99,9 +100,12 @@ public:
     VariableRegistry vars;
     std::set<std::string, std::less<>> warned_ignored;  // one warning per ignored name
 
-private:
+  private:
     bool dispatch(const Directive& d, Context ctx);
+    bool check(const Directive& d, Context ctx);
+    void hint_missing_semicolon(const Directive& d);
     bool unknown_directive(const Directive& d, Context ctx);
+    void warn_typographic_quotes(const Directive& d);
     void prescan_variables(const std::vector<Directive>& main);
 
     std::string prefix_;

@@ -4,14 +4,22 @@ namespace ferry::conf {
 
 const char* log_level_name(LogLevel level) {
     switch (level) {
-        case LogLevel::debug: return "debug";
-        case LogLevel::info: return "info";
-        case LogLevel::notice: return "notice";
-        case LogLevel::warn: return "warn";
-        case LogLevel::error: return "error";
-        case LogLevel::crit: return "crit";
-        case LogLevel::alert: return "alert";
-        case LogLevel::emerg: return "emerg";
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::notice:
+            return "notice";
+        case LogLevel::warn:
+            return "warn";
+        case LogLevel::error:
+            return "error";
+        case LogLevel::crit:
+            return "crit";
+        case LogLevel::alert:
+            return "alert";
+        case LogLevel::emerg:
+            return "emerg";
     }
     return "emerg";
 }

@@ -38,7 +38,9 @@ std::vector<const DirectiveRow*> find_directive(std::string_view name) {
     return it->second;
 }
 
-const std::vector<const DirectiveRow*>& all_directives() { return index().rows; }
+const std::vector<const DirectiveRow*>& all_directives() {
+    return index().rows;
+}
 
 // The checks of nginx's ngx_conf_handler(), in its order: terminator, then count.
 std::string shape_error(const DirectiveRow& row, const Directive& d) {

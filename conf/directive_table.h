@@ -41,11 +41,11 @@ enum Arity : uint32_t {
     args_5 = 1u << 5,
     args_6 = 1u << 6,
     args_7 = 1u << 7,
-    args_flag = 1u << 8,   // exactly one, "on" or "off"
-    args_1more = 1u << 9,  // one or more
-    args_2more = 1u << 10, // two or more
-    args_any = 1u << 11,   // any number
-    block = 1u << 12,      // ends with '{' ... '}'
+    args_flag = 1u << 8,    // exactly one, "on" or "off"
+    args_1more = 1u << 9,   // one or more
+    args_2more = 1u << 10,  // two or more
+    args_any = 1u << 11,    // any number
+    block = 1u << 12,       // ends with '{' ... '}'
     args_12 = args_1 | args_2,
     args_13 = args_1 | args_3,
     args_23 = args_2 | args_3,

@@ -50,8 +50,8 @@ bool worker_connections(Builder& b, const Directive& d) {
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
     static constexpr std::pair<std::string_view, LogLevel> levels[] = {
-        {"emerg", LogLevel::emerg}, {"alert", LogLevel::alert},   {"crit", LogLevel::crit},
-        {"error", LogLevel::error}, {"warn", LogLevel::warn},     {"notice", LogLevel::notice},
+        {"emerg", LogLevel::emerg}, {"alert", LogLevel::alert}, {"crit", LogLevel::crit},
+        {"error", LogLevel::error}, {"warn", LogLevel::warn},   {"notice", LogLevel::notice},
         {"info", LogLevel::info},   {"debug", LogLevel::debug},
     };
     for (const auto& [n, level] : levels) {
@@ -85,7 +85,8 @@ bool error_log(Builder& b, const Directive& d) {
         const Arg& a = d.args[i];
         std::optional<LogLevel> level = parse_log_level(a.text);
         if (!level && is_debug_level(a.text)) level = LogLevel::debug;
-        if (!level) return b.error(a.loc, fmt::format("invalid log level \"{}\"", printable(a.text)));
+        if (!level)
+            return b.error(a.loc, fmt::format("invalid log level \"{}\"", printable(a.text)));
         if (level_set && a.text.rfind("debug_", 0) != 0) {
             return b.error(a.loc, fmt::format("duplicate log level \"{}\"", a.text));
         }
@@ -141,9 +142,8 @@ constexpr DirectiveRow rows[] = {
      "number of worker threads, or `auto`"},
     {"worker_rlimit_nofile", ctx_main, args_1, set_number<&MainSettings::worker_rlimit_nofile>,
      Support::yes, "limit on open files"},
-    {"worker_shutdown_timeout", ctx_main, args_1,
-     set_msec<&MainSettings::worker_shutdown_timeout>, Support::yes,
-     "how long a graceful shutdown waits for connections"},
+    {"worker_shutdown_timeout", ctx_main, args_1, set_msec<&MainSettings::worker_shutdown_timeout>,
+     Support::yes, "how long a graceful shutdown waits for connections"},
     {"error_log", ctx_main | ctx_hsl, args_1more, error_log, Support::yes,
      "error log file and level"},
     {"events", ctx_main, block | args_0, events_block, Support::yes, "connection processing"},
@@ -156,6 +156,8 @@ constexpr DirectiveRow rows[] = {
 
 }  // namespace
 
-std::span<const DirectiveRow> core_directives() { return rows; }
+std::span<const DirectiveRow> core_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

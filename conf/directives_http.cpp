@@ -75,8 +75,9 @@ bool parse_listen_option(Builder& b, const Arg& a, ListenConf& l, bool& drop) {
                "ferry does not implement HTTP/3; clients fall back to TCP");
         drop = true;
     } else if (v == "proxy_protocol") {
-        return b.error(a.loc, "ferry does not implement the \"proxy_protocol\" parameter "
-                              "(PROXY protocol headers from a load balancer)");
+        return b.error(a.loc,
+                       "ferry does not implement the \"proxy_protocol\" parameter "
+                       "(PROXY protocol headers from a load balancer)");
     } else {
         return b.invalid_parameter(a);
     }
@@ -92,7 +93,8 @@ bool listen(Builder& b, const Directive& d) {
                                             printable(url.text)));
     }
     size_t dash = addr.host.find('-');
-    if (!addr.port_written && dash != std::string::npos && parse_number(addr.host.substr(0, dash))) {
+    if (!addr.port_written && dash != std::string::npos &&
+        parse_number(addr.host.substr(0, dash))) {
         return b.error(url.loc, fmt::format("port ranges are not supported by ferry in \"{}\" of "
                                             "the \"listen\" directive",
                                             printable(url.text)));
@@ -196,9 +198,8 @@ constexpr DirectiveRow rows[] = {
      Support::yes, "requests per client connection"},
     {"client_header_timeout", ctx_hs, args_1, set_msec<&SrvSettings::client_header_timeout>,
      Support::yes, "timeout for reading the request head"},
-    {"client_header_buffer_size", ctx_hs, args_1,
-     set_size<&SrvSettings::client_header_buffer_size>, Support::yes,
-     "buffer for the request head"},
+    {"client_header_buffer_size", ctx_hs, args_1, set_size<&SrvSettings::client_header_buffer_size>,
+     Support::yes, "buffer for the request head"},
     {"large_client_header_buffers", ctx_hs, args_2,
      set_bufs<&SrvSettings::large_client_header_buffers>, Support::yes,
      "number and size of buffers for long request lines and headers"},
@@ -210,6 +211,8 @@ constexpr DirectiveRow rows[] = {
 
 }  // namespace
 
-std::span<const DirectiveRow> http_directives() { return rows; }
+std::span<const DirectiveRow> http_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

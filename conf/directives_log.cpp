@@ -52,7 +52,8 @@ bool log_format(Builder& b, const Directive& d) {
     }
     // The format is the concatenation of the remaining arguments, as in nginx.
     Arg joined = d.args[first];
-    for (size_t i = first + 1; i < d.args.size(); ++i) joined.text += d.args[i].text;
+    for (size_t i = first + 1; i < d.args.size(); ++i)
+        joined.text += d.args[i].text;
     if (!b.compile(joined, f.format)) return false;
     http.log_formats.push_back(std::move(f));
     return true;
@@ -69,7 +70,8 @@ bool access_log_option(Builder& b, const Arg& a, AccessLogConf& log) {
     const std::string& v = a.text;
     if (v.rfind("buffer=", 0) == 0) {
         if (!parse_size(std::string_view(v).substr(7))) {
-            return b.error(a.loc, fmt::format("invalid buffer size \"{}\"", printable(v.substr(7))));
+            return b.error(a.loc,
+                           fmt::format("invalid buffer size \"{}\"", printable(v.substr(7))));
         }
     } else if (v.rfind("flush=", 0) == 0) {
         if (!parse_time(std::string_view(v).substr(6), false)) {
@@ -141,6 +143,8 @@ constexpr DirectiveRow rows[] = {
 
 }  // namespace
 
-std::span<const DirectiveRow> log_directives() { return rows; }
+std::span<const DirectiveRow> log_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

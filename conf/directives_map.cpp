@@ -38,11 +38,13 @@ struct MapBuilder {
     bool add_exact(const Directive& line, std::string_view key, int value) {
         if (map.hostnames) {
             switch (map.wildcards.add(key, value)) {
-                case HostnameTable::AddResult::ok: return true;
+                case HostnameTable::AddResult::ok:
+                    return true;
                 case HostnameTable::AddResult::invalid:
                     return b.error(line.loc, fmt::format("invalid hostname or wildcard \"{}\"",
                                                          printable(key)));
-                case HostnameTable::AddResult::conflict: break;
+                case HostnameTable::AddResult::conflict:
+                    break;
             }
         } else if (map.exact.emplace(to_lower(key), value).second) {
             return true;
@@ -91,8 +93,9 @@ bool map_block(Builder& b, const Directive& d) {
     HttpConf& http = b.http->conf;
     for (const auto& other : http.maps) {
         if (other->variable == name) {
-            b.warn(var.loc, fmt::format("variable \"${}\" is already defined by the map at {}",
-                                        name, other->loc.to_string()),
+            b.warn(var.loc,
+                   fmt::format("variable \"${}\" is already defined by the map at {}", name,
+                               other->loc.to_string()),
                    "as in nginx, this later map replaces the earlier one");
         }
     }
@@ -120,6 +123,8 @@ constexpr DirectiveRow rows[] = {
 
 }  // namespace
 
-std::span<const DirectiveRow> map_directives() { return rows; }
+std::span<const DirectiveRow> map_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

@@ -12,8 +12,8 @@ namespace {
 std::string contexts_text(uint32_t mask) {
     if ((mask & ctx_any) == ctx_any) return "any";
     static constexpr std::pair<Context, std::string_view> names[] = {
-        {ctx_main, "main"},         {ctx_events, "events"},     {ctx_http, "http"},
-        {ctx_server, "server"},     {ctx_location, "location"}, {ctx_upstream, "upstream"},
+        {ctx_main, "main"},     {ctx_events, "events"},     {ctx_http, "http"},
+        {ctx_server, "server"}, {ctx_location, "location"}, {ctx_upstream, "upstream"},
     };
     std::string out;
     for (const auto& [bit, name] : names) {
@@ -55,13 +55,15 @@ std::string directives_markdown() {
     for (const DirectiveRow* r : sorted_rows(Support::yes)) {
         out += fmt::format("| `{}` | {} | {} |\n", r->name, contexts_text(r->contexts), r->note);
     }
-    out += "\nAccepted with a warning that ferry serves no files (a location with neither "
-           "`proxy_pass` nor `return` answers 404): ";
+    out +=
+        "\nAccepted with a warning that ferry serves no files (a location with neither "
+        "`proxy_pass` nor `return` answers 404): ";
     out += name_list(sorted_rows(Support::files)) + ".\n";
     out += "\nAccepted and ignored, with a `[warn] \"X\" is ignored by ferry` line: ";
     out += name_list(sorted_rows(Support::ignored)) + ".\n";
-    out += "\nRefused, because ferry does not implement them and their absence would change "
-           "security or routing (`ferry -t` says so):\n\n";
+    out +=
+        "\nRefused, because ferry does not implement them and their absence would change "
+        "security or routing (`ferry -t` says so):\n\n";
     out += "| Directive | What ferry does not implement | Accepted value |\n|---|---|---|\n";
     for (const DirectiveRow* r : sorted_rows(Support::refused)) {
         std::string harmless =

@@ -115,12 +115,18 @@ bool proxy_read_timeout(Builder& b, const Directive& d) {
 
 bool proxy_next_upstream(Builder& b, const Directive& d) {
     static constexpr std::pair<std::string_view, uint16_t> names[] = {
-        {"error", nu_error},         {"timeout", nu_timeout},
-        {"invalid_header", nu_invalid_header}, {"http_500", nu_http_500},
-        {"http_502", nu_http_502},   {"http_503", nu_http_503},
-        {"http_504", nu_http_504},   {"http_403", nu_http_403},
-        {"http_404", nu_http_404},   {"http_429", nu_http_429},
-        {"non_idempotent", nu_non_idempotent}, {"off", nu_off},
+        {"error", nu_error},
+        {"timeout", nu_timeout},
+        {"invalid_header", nu_invalid_header},
+        {"http_500", nu_http_500},
+        {"http_502", nu_http_502},
+        {"http_503", nu_http_503},
+        {"http_504", nu_http_504},
+        {"http_403", nu_http_403},
+        {"http_404", nu_http_404},
+        {"http_429", nu_http_429},
+        {"non_idempotent", nu_non_idempotent},
+        {"off", nu_off},
         {"updating", 0},  // only meaningful with a cache, which ferry has not
     };
     auto& s = b.loc_settings().proxy_next_upstream;
@@ -163,12 +169,14 @@ bool proxy_ssl_protocols(Builder& b, const Directive& d) {
 bool default_redirect(Builder& b, const Directive& d, ProxyRedirect& rule) {
     const LocationConf* loc = b.location ? b.location->conf.get() : nullptr;
     if (loc && loc->proxy_pass && loc->proxy_pass->has_variables) {
-        return b.error(d.loc, "\"proxy_redirect default\" cannot be used with \"proxy_pass\" "
-                              "directive with variables");
+        return b.error(d.loc,
+                       "\"proxy_redirect default\" cannot be used with \"proxy_pass\" "
+                       "directive with variables");
     }
     if (!loc || !loc->proxy_pass) {
-        return b.error(d.loc, "\"proxy_redirect default\" should be placed after the "
-                              "\"proxy_pass\" directive");
+        return b.error(d.loc,
+                       "\"proxy_redirect default\" should be placed after the "
+                       "\"proxy_pass\" directive");
     }
     const ProxyPass& pass = *loc->proxy_pass;
     bool has_uri = pass.uri.has_value();
@@ -214,8 +222,9 @@ bool proxy_redirect(Builder& b, const Directive& d) {
 
 constexpr DirectiveRow rows[] = {
     {"proxy_pass", ctx_location | ctx_location_if | ctx_limit_except, args_1, proxy_pass,
-     Support::yes, "http:// or https:// URL: host[:port], unix:/path:, upstream name, URI part, "
-                   "variables"},
+     Support::yes,
+     "http:// or https:// URL: host[:port], unix:/path:, upstream name, URI part, "
+     "variables"},
     {"proxy_http_version", ctx_hsl, args_1, proxy_http_version, Support::yes,
      "1.0 or 1.1 (default 1.1)"},
     {"proxy_set_header", ctx_hsl, args_2, proxy_set_header, Support::yes,
@@ -241,8 +250,7 @@ constexpr DirectiveRow rows[] = {
     {"proxy_next_upstream", ctx_hsl, args_1more, proxy_next_upstream, Support::yes,
      "when to try the next upstream server"},
     {"proxy_next_upstream_tries", ctx_hsl, args_1,
-     set_number<&LocSettings::proxy_next_upstream_tries>, Support::yes,
-     "limit on tries (0: none)"},
+     set_number<&LocSettings::proxy_next_upstream_tries>, Support::yes, "limit on tries (0: none)"},
     {"proxy_next_upstream_timeout", ctx_hsl, args_1,
      set_msec<&LocSettings::proxy_next_upstream_timeout>, Support::yes,
      "limit on time spent trying (0: none)"},
@@ -252,8 +260,8 @@ constexpr DirectiveRow rows[] = {
      Support::yes, "send SNI to https upstreams"},
     {"proxy_ssl_name", ctx_hsl, args_1, proxy_ssl_name, Support::yes,
      "name for SNI and verification"},
-    {"proxy_ssl_verify", ctx_hsl, args_flag, set_flag<&LocSettings::proxy_ssl_verify>,
-     Support::yes, "verify the upstream certificate"},
+    {"proxy_ssl_verify", ctx_hsl, args_flag, set_flag<&LocSettings::proxy_ssl_verify>, Support::yes,
+     "verify the upstream certificate"},
     {"proxy_ssl_trusted_certificate", ctx_hsl, args_1,
      set_conf_path<&LocSettings::proxy_ssl_trusted_certificate>, Support::yes,
      "CA certificates for proxy_ssl_verify"},
@@ -261,15 +269,16 @@ constexpr DirectiveRow rows[] = {
      Support::yes, "certificate chain depth"},
     {"proxy_ssl_protocols", ctx_hsl, args_1more, proxy_ssl_protocols, Support::yes,
      "TLS versions towards upstreams"},
-    {"proxy_ssl_session_reuse", ctx_hsl, args_flag,
-     set_flag<&LocSettings::proxy_ssl_session_reuse>, Support::yes,
-     "reuse TLS sessions with upstreams"},
+    {"proxy_ssl_session_reuse", ctx_hsl, args_flag, set_flag<&LocSettings::proxy_ssl_session_reuse>,
+     Support::yes, "reuse TLS sessions with upstreams"},
     {"proxy_ssl_ciphers", ctx_hsl, args_1, set_string<&LocSettings::proxy_ssl_ciphers>,
      Support::yes, "OpenSSL cipher list towards upstreams"},
 };
 
 }  // namespace
 
-std::span<const DirectiveRow> proxy_directives() { return rows; }
+std::span<const DirectiveRow> proxy_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

@@ -96,6 +96,22 @@ bool add_header(Builder& b, const Directive& d) {
     return true;
 }
 
+bool add_header_inherit(Builder& b, const Directive& d) {
+    auto& s = b.loc_settings().add_header_inherit;
+    if (s) return b.duplicate(d);
+    const std::string& v = d.args[0].text;
+    if (v == "on") {
+        s = AddHeaderInherit::on;
+    } else if (v == "off") {
+        s = AddHeaderInherit::off;
+    } else if (v == "merge") {
+        s = AddHeaderInherit::merge;
+    } else {
+        return b.error(d.args[0].loc, fmt::format("invalid value \"{}\"", printable(v)));
+    }
+    return true;
+}
+
 constexpr DirectiveRow rows[] = {
     {"return", ctx_server | ctx_location | ctx_server_if | ctx_location_if, args_12,
      return_directive, Support::yes, "answer with a status, a body text or a redirect URL"},
@@ -103,10 +119,14 @@ constexpr DirectiveRow rows[] = {
      Support::yes, "set a variable for the request"},
     {"add_header", ctx_hsl | ctx_location_if, args_23, add_header, Support::yes,
      "response header [always]; inherited only by levels that add none"},
+    {"add_header_inherit", ctx_hsl | ctx_location_if, args_1, add_header_inherit, Support::yes,
+     "on, off or merge: how a level with its own add_header inherits its parent's"},
 };
 
 }  // namespace
 
-std::span<const DirectiveRow> rewrite_directives() { return rows; }
+std::span<const DirectiveRow> rewrite_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

@@ -10,8 +10,11 @@ namespace ferry::conf {
 bool parse_ssl_protocols(Builder& b, const Directive& d, uint8_t& out) {
     static constexpr std::pair<std::string_view, uint8_t> names[] = {
         {"SSLv2", 0},  // not in OpenSSL 3: accepted and never enabled
-        {"SSLv3", ssl_sslv3},     {"TLSv1", ssl_tlsv1},     {"TLSv1.1", ssl_tlsv1_1},
-        {"TLSv1.2", ssl_tlsv1_2}, {"TLSv1.3", ssl_tlsv1_3},
+        {"SSLv3", ssl_sslv3},
+        {"TLSv1", ssl_tlsv1},
+        {"TLSv1.1", ssl_tlsv1_1},
+        {"TLSv1.2", ssl_tlsv1_2},
+        {"TLSv1.3", ssl_tlsv1_3},
     };
     out = 0;
     std::vector<std::string_view> seen;
@@ -102,7 +105,8 @@ bool ssl_on(Builder& b, const Directive& d) {
     if (!v) return b.invalid_value_in(d, d.args[0], "it must be \"on\" or \"off\"");
     s = *v;
     b.srv_settings().ssl_on_loc = d.loc;
-    b.warn(d.loc, "the \"ssl\" directive is deprecated, use the \"listen ... ssl\" directive instead",
+    b.warn(d.loc,
+           "the \"ssl\" directive is deprecated, use the \"listen ... ssl\" directive instead",
            "nginx 1.25.1 and later reject it; ferry applies it to every listen of the server");
     return true;
 }
@@ -136,6 +140,8 @@ constexpr DirectiveRow rows[] = {
 
 }  // namespace
 
-std::span<const DirectiveRow> ssl_directives() { return rows; }
+std::span<const DirectiveRow> ssl_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

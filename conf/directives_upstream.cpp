@@ -129,11 +129,12 @@ bool keepalive_msec(Builder& b, const Directive& d) {
 
 bool balance(Builder& b, const Directive& d) {
     UpstreamConf& u = *b.upstream;
-    u.balance = d.name == "least_conn" ? UpstreamConf::Balance::least_conn
-                                       : UpstreamConf::Balance::random;
-    b.warn(d.loc, fmt::format("\"{}\" balancing is not implemented by ferry: it uses weighted "
-                              "round robin",
-                              d.name),
+    u.balance =
+        d.name == "least_conn" ? UpstreamConf::Balance::least_conn : UpstreamConf::Balance::random;
+    b.warn(d.loc,
+           fmt::format("\"{}\" balancing is not implemented by ferry: it uses weighted "
+                       "round robin",
+                       d.name),
            "spreading of requests differs; responses do not");
     return true;
 }
@@ -159,6 +160,8 @@ constexpr DirectiveRow rows[] = {
 
 }  // namespace
 
-std::span<const DirectiveRow> upstream_directives() { return rows; }
+std::span<const DirectiveRow> upstream_directives() {
+    return rows;
+}
 
 }  // namespace ferry::conf

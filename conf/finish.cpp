@@ -23,7 +23,8 @@ void merge_locations(std::vector<std::unique_ptr<LocationBuild>>& list, const Lo
 // Moves a merged location subtree into the model.
 std::unique_ptr<LocationConf> assemble_location(LocationBuild& lb) {
     apply_loc(lb.settings, *lb.conf);
-    for (auto& child : lb.children) lb.conf->locations.push_back(assemble_location(*child));
+    for (auto& child : lb.children)
+        lb.conf->locations.push_back(assemble_location(*child));
     return std::move(lb.conf);
 }
 
@@ -42,7 +43,7 @@ struct AddressUse {
 }  // namespace
 
 class Finisher {
-public:
+  public:
     explicit Finisher(Builder& b) : b_(b), http_(*b.http) {}
 
     bool run() {
@@ -60,17 +61,19 @@ public:
         }
         if (!check_addresses()) return false;
         if (!resolve_proxy_passes()) return false;
+        if (!check_map_cycles()) return false;
         lint_websocket(b_, http_);
         assemble();
         return true;
     }
 
-private:
+  private:
     bool prepare_listens(ServerBuild& sb) {
         ServerConf& srv = *sb.conf;
         if (srv.listens.empty()) srv.listens.push_back(default_listen(srv));
         if (sb.srv.ssl_on.value_or(false)) {
-            for (ListenConf& l : srv.listens) l.ssl = true;
+            for (ListenConf& l : srv.listens)
+                l.ssl = true;
         }
         if (srv.names.empty()) srv.names.push_back(ServerName{});  // nginx's implicit ""
         for (size_t i = 0; i < sb.srv.ssl_certificates.value_or(std::vector<Arg>{}).size(); ++i) {
@@ -138,11 +141,12 @@ private:
             l->ssl = true;
         }
         if (!def->srv.ssl_certificates || def->srv.ssl_certificates->empty()) {
-            return b_.error(ssl_listen->loc,
-                            "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive",
-                            fmt::format("add ssl_certificate and ssl_certificate_key to the default "
-                                        "server of {} or to http{{}}",
-                                        addr));
+            return b_.error(
+                ssl_listen->loc,
+                "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive",
+                fmt::format("add ssl_certificate and ssl_certificate_key to the default "
+                            "server of {} or to http{{}}",
+                            addr));
         }
         return true;
     }
@@ -165,8 +169,9 @@ private:
                 HostnameTable::AddResult r = names.add(n.name, server_id);
                 SourceLoc at = n.loc.has_position() ? n.loc : sb->conf->loc;
                 if (r == HostnameTable::AddResult::conflict) {
-                    b_.warn(at, fmt::format("conflicting server name \"{}\" on {}, ignored",
-                                            printable(n.name), addr),
+                    b_.warn(at,
+                            fmt::format("conflicting server name \"{}\" on {}, ignored",
+                                        printable(n.name), addr),
                             "another server on this address already has this name");
                 } else if (r == HostnameTable::AddResult::invalid) {
                     return b_.error(at, fmt::format("invalid server name or wildcard \"{}\" on {}",
@@ -185,8 +190,9 @@ private:
                 int explicit_index = find_explicit(pass.host);
                 if (explicit_index >= 0) {
                     if (pp.port_written) {
-                        return b_.error(pass.loc, fmt::format("upstream \"{}\" may not have port {}",
-                                                              printable(pass.host), pass.port),
+                        return b_.error(pass.loc,
+                                        fmt::format("upstream \"{}\" may not have port {}",
+                                                    printable(pass.host), pass.port),
                                         fmt::format("the upstream is defined at {}",
                                                     ups[explicit_index].loc.to_string()));
                     }
@@ -197,6 +203,57 @@ private:
             pass.upstream = implicit_upstream(pass);
         }
         return true;
+    }
+
+    // A map whose source or values lead back to its own variable would recurse forever
+    // when evaluated (nginx fails such requests at run time); refuse it at load.
+    bool check_map_cycles() {
+        const auto& maps = http_.conf.maps;
+        std::vector<std::vector<uint32_t>> edges(maps.size());
+        auto collect = [&](size_t from, const Template& t) {
+            for (const Template::Part& p : t.parts()) {
+                if (p.is_var && p.var.kind == VarKind::map) edges[from].push_back(p.var.id);
+            }
+        };
+        for (size_t i = 0; i < maps.size(); ++i) {
+            collect(i, maps[i]->source);
+            for (const Template& v : maps[i]->values)
+                collect(i, v);
+        }
+        enum { unseen, active, done };
+        std::vector<int> state(maps.size(), unseen);
+        std::vector<uint32_t> path;
+        auto visit = [&](auto& self, uint32_t m) -> bool {
+            state[m] = active;
+            path.push_back(m);
+            for (uint32_t next : edges[m]) {
+                if (next >= maps.size()) continue;
+                if (state[next] == active) return cycle_error(path, next);
+                if (state[next] == unseen && !self(self, next)) return false;
+            }
+            path.pop_back();
+            state[m] = done;
+            return true;
+        };
+        for (uint32_t m = 0; m < maps.size(); ++m) {
+            if (state[m] == unseen && !visit(visit, m)) return false;
+        }
+        return true;
+    }
+
+    bool cycle_error(const std::vector<uint32_t>& path, uint32_t back_to) {
+        const auto& maps = http_.conf.maps;
+        std::string chain;
+        bool in_cycle = false;
+        for (uint32_t m : path) {
+            in_cycle = in_cycle || m == back_to;
+            if (in_cycle) chain += "$" + maps[m]->variable + " -> ";
+        }
+        chain += "$" + maps[back_to]->variable;
+        return b_.error(
+            maps[back_to]->loc,
+            fmt::format("map variable \"${}\" depends on itself", maps[back_to]->variable),
+            fmt::format("the chain is {}", chain));
     }
 
     int find_explicit(const std::string& host) const {
@@ -211,8 +268,8 @@ private:
 
     // proxy_pass http://host:port shares one implicit upstream per host and port.
     int implicit_upstream(const ProxyPass& pass) {
-        uint16_t port = pass.port ? pass.port
-                                  : (pass.scheme == ProxyPass::Scheme::https ? 443 : 80);
+        uint16_t port =
+            pass.port ? pass.port : (pass.scheme == ProxyPass::Scheme::https ? 443 : 80);
         std::string name = pass.unix_path.empty() ? fmt::format("{}:{}", to_lower(pass.host), port)
                                                   : "unix:" + pass.unix_path;
         auto& ups = http_.conf.upstreams;
@@ -267,15 +324,17 @@ bool Builder::finish() {
     if (main.worker_processes) {
         config.worker_processes_auto = *main.worker_processes < 0;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        config.worker_processes =
-            config.worker_processes_auto ? static_cast<int>(cpus > 0 ? cpus : 1)
-                                         : *main.worker_processes;
+        config.worker_processes = config.worker_processes_auto
+                                      ? static_cast<int>(cpus > 0 ? cpus : 1)
+                                      : *main.worker_processes;
     }
-    if (main.worker_connections) config.worker_connections = static_cast<int>(*main.worker_connections);
+    if (main.worker_connections)
+        config.worker_connections = static_cast<int>(*main.worker_connections);
     if (main.worker_rlimit_nofile) {
         config.worker_rlimit_nofile = static_cast<uint64_t>(*main.worker_rlimit_nofile);
     }
-    if (main.worker_shutdown_timeout) config.worker_shutdown_timeout = *main.worker_shutdown_timeout;
+    if (main.worker_shutdown_timeout)
+        config.worker_shutdown_timeout = *main.worker_shutdown_timeout;
     config.error_logs = main.error_logs;
     if (!http) return true;
     Finisher f(*this);

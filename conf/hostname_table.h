@@ -20,7 +20,7 @@ template <class V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
 class HostnameTable {
-public:
+  public:
     enum class AddResult { ok, invalid, conflict };
 
     // Adds `name` (case-insensitive) with `value`. `invalid`: not a host name or a
@@ -35,10 +35,10 @@ public:
 
     bool empty() const { return exact_.empty() && head_.empty() && tail_.empty(); }
 
-private:
+  private:
     struct HeadEntry {
-        int value = -1;         // "*.suffix": subdomains only
-        int dot_value = -1;     // ".suffix": the suffix itself and subdomains
+        int value = -1;      // "*.suffix": subdomains only
+        int dot_value = -1;  // ".suffix": the suffix itself and subdomains
     };
     StringMap<int> exact_;
     StringMap<HeadEntry> head_;  // keyed by suffix "example.com"

@@ -5,7 +5,9 @@
 namespace ferry::conf {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 }  // namespace
 
@@ -19,11 +21,24 @@ std::string unescape_token(std::string_view raw) {
             switch (n) {
                 case '"':
                 case '\'':
-                case '\\': out += n; ++i; continue;
-                case 't': out += '\t'; ++i; continue;
-                case 'r': out += '\r'; ++i; continue;
-                case 'n': out += '\n'; ++i; continue;
-                default: break;
+                case '\\':
+                    out += n;
+                    ++i;
+                    continue;
+                case 't':
+                    out += '\t';
+                    ++i;
+                    continue;
+                case 'r':
+                    out += '\r';
+                    ++i;
+                    continue;
+                case 'n':
+                    out += '\n';
+                    ++i;
+                    continue;
+                default:
+                    break;
             }
         }
         out += c;
@@ -31,11 +46,11 @@ std::string unescape_token(std::string_view raw) {
     return out;
 }
 
-std::string printable(std::string_view text) {
+std::string printable(std::string_view text, bool keep_tabs) {
     std::string out;
     out.reserve(text.size());
     for (unsigned char c : text) {
-        if (c < 0x20 || c >= 0x7f) {
+        if ((c < 0x20 && !(keep_tabs && c == '\t')) || c >= 0x7f) {
             out += fmt::format("\\x{:02X}", c);
         } else {
             out += static_cast<char>(c);
@@ -75,7 +90,8 @@ void Lexer::skip_space_and_comments() {
         } else if (is_space(c)) {
             ++pos_;
         } else if (c == '#') {
-            while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+            while (pos_ < text_.size() && text_[pos_] != '\n')
+                ++pos_;
         } else {
             return;
         }

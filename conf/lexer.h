@@ -26,7 +26,7 @@ struct Token {
 inline constexpr size_t max_token_length = 4095;
 
 class Lexer {
-public:
+  public:
     // `text` must outlive the lexer. `file` names the source in positions (null for -g).
     Lexer(std::string_view text, std::shared_ptr<const std::string> file);
 
@@ -36,7 +36,7 @@ public:
     // The position just past the last byte read (for "unexpected end of file").
     SourceLoc here() const { return loc_at(pos_); }
 
-private:
+  private:
     SourceLoc loc_at(size_t pos) const;
     void skip_space_and_comments();
     std::optional<Token> read_quoted(Diagnostic& error);
@@ -54,7 +54,8 @@ private:
 // control character; any other backslash is kept as written.
 std::string unescape_token(std::string_view raw);
 
-// Makes bytes printable for a message: control and non-ASCII bytes become \xNN.
-std::string printable(std::string_view text);
+// Makes bytes printable for a message: control and non-ASCII bytes become \xNN (tabs
+// too, unless `keep_tabs`).
+std::string printable(std::string_view text, bool keep_tabs = false);
 
 }  // namespace ferry::conf

@@ -24,20 +24,47 @@ bool mentions_upgrade(const HeaderRule& r) {
 }
 
 class Linter {
-public:
+  public:
     Linter(Builder& b, const HttpBuild& http) : b_(b), http_(http) {}
+
+    void http_level() { repeated_headers(http_.loc); }
 
     void server(const ServerBuild& sb) {
         dropped_headers(sb.loc, http_.loc.set_headers_shared.get(), "http", sb.conf->loc);
-        for (const auto& lb : sb.locations) location(*lb, sb.loc, "server");
+        repeated_headers(sb.loc);
+        const char* source = sb.loc.own_set_headers ? "server" : "http";
+        for (const auto& lb : sb.locations)
+            location(*lb, sb.loc, source);
     }
 
-private:
-    void location(const LocationBuild& lb, const LocSettings& parent, const char* parent_level) {
+  private:
+    // `source` names the level whose proxy_set_header lines `parent` carries.
+    void location(const LocationBuild& lb, const LocSettings& parent, const char* source) {
         const LocSettings& s = lb.settings;
-        dropped_headers(s, parent.set_headers_shared.get(), parent_level, lb.conf->loc);
+        dropped_headers(s, parent.set_headers_shared.get(), source, lb.conf->loc);
+        repeated_headers(s);
         if (lb.conf->proxy_pass) proxied_location(lb);
-        for (const auto& child : lb.children) location(*child, s, "enclosing location");
+        const char* child_source = s.own_set_headers ? "enclosing location" : source;
+        for (const auto& child : lb.children)
+            location(*child, s, child_source);
+    }
+
+    // Two proxy_set_header lines for one name at one level both reach the upstream.
+    void repeated_headers(const LocSettings& s) {
+        if (!s.own_set_headers) return;
+        const Rules& own = *s.proxy_set_headers;
+        for (size_t i = 0; i < own.size(); ++i) {
+            for (size_t j = 0; j < i; ++j) {
+                if (to_lower(own[j].name) != to_lower(own[i].name)) continue;
+                b_.warn(own[i].loc,
+                        fmt::format("\"{}\" is set twice at this level; both lines are sent "
+                                    "upstream",
+                                    printable(own[i].name)),
+                        fmt::format("fix: keep one of this line and the one at {}",
+                                    own[j].loc.to_string()));
+                break;
+            }
+        }
     }
 
     void proxied_location(const LocationBuild& lb) {
@@ -151,7 +178,9 @@ private:
 
 void lint_websocket(Builder& b, const HttpBuild& http) {
     Linter linter(b, http);
-    for (const auto& sb : http.servers) linter.server(*sb);
+    linter.http_level();
+    for (const auto& sb : http.servers)
+        linter.server(*sb);
 }
 
 }  // namespace ferry::conf

@@ -35,6 +35,7 @@ LoadResult load(const LoadOptions& options) {
 
     std::vector<SourceFile>& files = r.files;
     Parser parser(conf_prefix, files, r.diagnostics);
+    if (!options.allow_includes) parser.disable_includes();
     std::vector<Directive> command_line, main;
     if (!options.directives.empty() &&
         !parser.parse_command_line(options.directives, command_line)) {

@@ -15,11 +15,12 @@ namespace ferry::conf {
 inline constexpr const char* default_conf_path = "conf/nginx.conf";
 
 struct LoadOptions {
-    std::string prefix;     // -p; empty: the current directory (as nginx without --prefix)
-    std::string conf_file;  // -c; empty: default_conf_path; relative to the prefix
+    std::string prefix;      // -p; empty: the current directory (as nginx without --prefix)
+    std::string conf_file;   // -c; empty: default_conf_path; relative to the prefix
     std::string directives;  // -g "directives;", processed before the file, as nginx
     // When set, used as the contents of `conf_file` instead of reading it (tests, fuzzing).
     std::optional<std::string> conf_text;
+    bool allow_includes = true;  // false only for fuzzing
 };
 
 struct LoadResult {

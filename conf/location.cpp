@@ -47,8 +47,12 @@ bool parse_modifier(Builder& b, const Directive& d, Match& match, std::string& p
     return true;
 }
 
-bool is_regex(Match m) { return m == Match::regex || m == Match::regex_icase; }
-bool is_inclusive(Match m) { return m == Match::prefix || m == Match::prefix_no_regex; }
+bool is_regex(Match m) {
+    return m == Match::regex || m == Match::regex_icase;
+}
+bool is_inclusive(Match m) {
+    return m == Match::prefix || m == Match::prefix_no_regex;
+}
 
 // nginx's checks for a location inside another location.
 bool check_nesting(Builder& b, const Directive& d, const LocationConf& parent,
@@ -67,10 +71,11 @@ bool check_nesting(Builder& b, const Directive& d, const LocationConf& parent,
         return b.error(d.loc, fmt::format("named location \"{}\" can be on the server level only",
                                           printable(child.pattern)));
     }
-    if (!is_regex(child.match) && child.pattern.compare(0, parent.pattern.size(),
-                                                        parent.pattern) != 0) {
-        return b.error(d.loc, fmt::format("location \"{}\" is outside location \"{}\"",
-                                          printable(child.pattern), printable(parent.pattern)),
+    if (!is_regex(child.match) &&
+        child.pattern.compare(0, parent.pattern.size(), parent.pattern) != 0) {
+        return b.error(d.loc,
+                       fmt::format("location \"{}\" is outside location \"{}\"",
+                                   printable(child.pattern), printable(parent.pattern)),
                        "a nested prefix location must start with its parent's prefix");
     }
     return true;

@@ -6,7 +6,7 @@ namespace {
 // Serves a map value's capture references from the map's own regex match and every
 // other variable from the request.
 class CaptureOverlay final : public VariableSource {
-public:
+  public:
     CaptureOverlay(VariableSource& request, std::string_view subject, const Captures& captures,
                    const Regex& regex)
         : request_(request), subject_(subject), captures_(captures), regex_(regex) {}
@@ -29,7 +29,7 @@ public:
         request_.append(var, out);  // a named capture of some other regex
     }
 
-private:
+  private:
     VariableSource& request_;
     std::string_view subject_;
     const Captures& captures_;

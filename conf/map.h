@@ -29,11 +29,11 @@ struct MapConf {
         int value = 0;  // index into values
         SourceLoc loc;
     };
-    std::vector<Template> values;                // every distinct value, in order
-    StringMap<int> exact;                       // lowercased key -> index into values
-    HostnameTable wildcards;                     // with `hostnames` only
-    std::vector<RegexKey> regexes;               // tried in config order
-    int default_value = -1;                      // index into values; -1 = empty string
+    std::vector<Template> values;   // every distinct value, in order
+    StringMap<int> exact;           // lowercased key -> index into values
+    HostnameTable wildcards;        // with `hostnames` only
+    std::vector<RegexKey> regexes;  // tried in config order
+    int default_value = -1;         // index into values; -1 = empty string
 
     // Index into `values` for `key` (exact, then wildcards, then regexes in order,
     // then default), or -1 for the empty default. With `captures`, a regex match leaves

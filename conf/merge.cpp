@@ -13,10 +13,27 @@ void inherit(Opt<T>& child, const Opt<T>& parent) {
 
 // Shares one compiled list between every level that inherits it.
 template <class T>
-void inherit_shared(const Opt<std::vector<T>>& own,
-                    std::shared_ptr<const std::vector<T>>& shared,
+void inherit_shared(const Opt<std::vector<T>>& own, std::shared_ptr<const std::vector<T>>& shared,
                     const std::shared_ptr<const std::vector<T>>& parent_shared) {
     shared = own ? std::make_shared<const std::vector<T>>(*own) : parent_shared;
+}
+
+// nginx's headers filter: add_header is inherited by levels without their own, unless
+// add_header_inherit is off; with `merge` a level's own headers come first, then its
+// parent's.
+void merge_add_headers(LocSettings& c, const LocSettings& p) {
+    inherit(c.add_header_inherit, p.add_header_inherit);
+    AddHeaderInherit mode = c.add_header_inherit.value_or(AddHeaderInherit::on);
+    const auto& parent = p.add_headers_shared;
+    if (!c.add_headers) {
+        c.add_headers_shared = mode == AddHeaderInherit::off ? nullptr : parent;
+        return;
+    }
+    std::vector<AddHeader> own = *c.add_headers;
+    if (mode == AddHeaderInherit::merge && parent) {
+        own.insert(own.end(), parent->begin(), parent->end());
+    }
+    c.add_headers_shared = std::make_shared<const std::vector<AddHeader>>(std::move(own));
 }
 
 }  // namespace
@@ -24,15 +41,17 @@ void inherit_shared(const Opt<std::vector<T>>& own,
 void merge_loc(LocSettings& c, const LocSettings& p) {
     c.own_set_headers = c.proxy_set_headers.has_value();
     inherit_shared(c.proxy_set_headers, c.set_headers_shared, p.set_headers_shared);
-    inherit_shared(c.add_headers, c.add_headers_shared, p.add_headers_shared);
+    merge_add_headers(c, p);
     inherit(c.proxy_http_version, p.proxy_http_version);
-    if (!c.proxy_http_version_loc.has_position()) c.proxy_http_version_loc = p.proxy_http_version_loc;
+    if (!c.proxy_http_version_loc.has_position())
+        c.proxy_http_version_loc = p.proxy_http_version_loc;
     inherit(c.proxy_set_headers, p.proxy_set_headers);
     inherit(c.proxy_hide_headers, p.proxy_hide_headers);
     inherit(c.proxy_pass_headers, p.proxy_pass_headers);
     inherit(c.proxy_connect_timeout, p.proxy_connect_timeout);
     inherit(c.proxy_read_timeout, p.proxy_read_timeout);
-    if (!c.proxy_read_timeout_loc.has_position()) c.proxy_read_timeout_loc = p.proxy_read_timeout_loc;
+    if (!c.proxy_read_timeout_loc.has_position())
+        c.proxy_read_timeout_loc = p.proxy_read_timeout_loc;
     inherit(c.proxy_send_timeout, p.proxy_send_timeout);
     inherit(c.proxy_buffering, p.proxy_buffering);
     inherit(c.proxy_request_buffering, p.proxy_request_buffering);

@@ -36,17 +36,19 @@ struct LogFormat {
     SourceLoc loc;
 };
 
+// With no access_log anywhere, every level gets nginx's default, prefix + logs/access.log
+// in "combined"; that implicit entry is the one whose `loc` has no position.
 struct AccessLogConf {
     std::string path;  // "/dev/stdout" etc. resolved against the prefix; "syslog:..." kept
     std::optional<Template> path_template;  // when the path has variables
-    int format = 0;    // index into HttpConf::log_formats (0 = combined)
-    std::optional<Template> condition;  // if=... : not logged when "" or "0"
+    int format = 0;                         // index into HttpConf::log_formats (0 = combined)
+    std::optional<Template> condition;      // if=... : not logged when "" or "0"
     SourceLoc loc;
 };
 
 // One `listen` directive.
 struct ListenConf {
-    std::string host;       // IP literal ("127.0.0.1", "::"), a host name, or "" for all (*)
+    std::string host;  // IP literal ("127.0.0.1", "::"), a host name, or "" for all (*)
     uint16_t port = 80;
     std::string unix_path;  // non-empty for listen unix:/path
     bool ssl = false;
@@ -54,7 +56,7 @@ struct ListenConf {
     bool reuseport = false;
     std::optional<bool> ipv6only;
     int backlog = 511;
-    int rcvbuf = -1;   // -1 = system default
+    int rcvbuf = -1;  // -1 = system default
     int sndbuf = -1;
     bool has_options = false;  // backlog=, rcvbuf=, reuseport... (only one server may set them)
     std::string addr_text;     // nginx's text for the address: "0.0.0.0:80", "[::]:443", "unix:/p"
@@ -88,8 +90,12 @@ struct SslConf {
     uint8_t protocols = ssl_tlsv1_2 | ssl_tlsv1_3;
     std::string ciphers = "HIGH:!aNULL:!MD5";
     bool prefer_server_ciphers = false;
-    enum class SessionCache : uint8_t { off, none, builtin, shared } session_cache =
-        SessionCache::none;
+    enum class SessionCache : uint8_t {
+        off,
+        none,
+        builtin,
+        shared
+    } session_cache = SessionCache::none;
     uint64_t session_cache_size = 0;  // bytes for shared, sessions for builtin
     Msec session_timeout = 5 * 60 * 1000;
     bool session_tickets = true;
@@ -132,12 +138,12 @@ struct ProxyRedirect {
 struct ProxyPass {
     enum class Scheme : uint8_t { http, https } scheme = Scheme::http;
     bool has_variables = false;
-    Template url;                 // the whole argument (used when has_variables)
-    std::string host;             // as written: name, IP literal or upstream block name
-    uint16_t port = 0;            // 0 when not written
-    std::string unix_path;        // http://unix:/path:
+    Template url;                    // the whole argument (used when has_variables)
+    std::string host;                // as written: name, IP literal or upstream block name
+    uint16_t port = 0;               // 0 when not written
+    std::string unix_path;           // http://unix:/path:
     std::optional<std::string> uri;  // the URI part, if any (may be "/")
-    int upstream = -1;            // index into HttpConf::upstreams (explicit or implicit)
+    int upstream = -1;               // index into HttpConf::upstreams (explicit or implicit)
     SourceLoc loc;
 };
 
@@ -185,8 +191,11 @@ struct ProxyConf {
     std::string ssl_ciphers = "DEFAULT";
     // proxy_redirect: `default` (nginx's default: rewrite the proxy_pass URL back to the
     // location) unless `off` or explicit replacements are given.
-    enum class RedirectMode : uint8_t { by_default, off, custom } redirect_mode =
-        RedirectMode::by_default;
+    enum class RedirectMode : uint8_t {
+        by_default,
+        off,
+        custom
+    } redirect_mode = RedirectMode::by_default;
     std::vector<ProxyRedirect> redirects;  // for custom (may include the default rule)
 };
 
@@ -219,7 +228,7 @@ struct LocationConf {
     int keepalive_requests = 1000;
     std::vector<AccessLogConf> access_logs;  // empty = off
     std::vector<ErrorLogConf> error_logs;    // empty = the main error_log
-    bool serves_files = false;  // root/alias/index were given (warned; answers 404)
+    bool serves_files = false;               // root/alias/index were given (warned; answers 404)
 
     std::vector<std::unique_ptr<LocationConf>> locations;  // nested, in config order
 };
@@ -227,8 +236,8 @@ struct LocationConf {
 struct ServerConf {
     std::vector<ListenConf> listens;  // default: *:80 (or 8000 when not root, as nginx)
     std::vector<ServerName> names;
-    std::optional<SslConf> ssl;  // merged ssl_* settings; set when a listen has `ssl`
-    std::vector<SetVar> sets;    // server-level `set`, run for every request
+    std::optional<SslConf> ssl;     // merged ssl_* settings; set when a listen has `ssl`
+    std::vector<SetVar> sets;       // server-level `set`, run for every request
     std::optional<ReturnConf> ret;  // server-level `return`, before location matching
     bool underscores_in_headers = false;
     bool ignore_invalid_headers = true;
@@ -259,10 +268,13 @@ struct UpstreamConf {
     std::string name;
     bool implicit = false;  // made from proxy_pass http://host:port (not pooled)
     std::vector<UpstreamServer> servers;
-    int keepalive = 32;  // idle connections per worker; 0 disables (implicit: 0)
+    int keepalive = 32;           // idle connections per worker; 0 disables (implicit: 0)
     bool keepalive_local = true;  // cached connections are kept per location (nginx default)
-    enum class Balance : uint8_t { round_robin, least_conn, random } balance =
-        Balance::round_robin;  // least_conn/random are accepted and run as round robin
+    enum class Balance : uint8_t {
+        round_robin,
+        least_conn,
+        random
+    } balance = Balance::round_robin;  // least_conn/random are accepted and run as round robin
     int keepalive_requests = 1000;
     Msec keepalive_time = 3600 * 1000;
     Msec keepalive_timeout = 60000;
@@ -270,7 +282,7 @@ struct UpstreamConf {
 };
 
 struct HttpConf {
-    std::vector<LogFormat> log_formats;  // [0] is "combined"
+    std::vector<LogFormat> log_formats;      // [0] is "combined"
     std::vector<std::string> set_variables;  // names of `set` variables (VarKind::set ids)
     std::vector<UpstreamConf> upstreams;
     std::vector<std::unique_ptr<MapConf>> maps;
@@ -283,8 +295,8 @@ struct SourceFile {
 };
 
 struct Config {
-    std::string prefix;      // with a trailing '/'
-    std::string conf_file;   // absolute path of the main file
+    std::string prefix;        // with a trailing '/'
+    std::string conf_file;     // absolute path of the main file
     int worker_processes = 1;  // "auto" resolved by the loader to the online CPU count
     bool worker_processes_auto = false;
     int worker_connections = 512;

@@ -1,6 +1,7 @@
 #include "conf/parser.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <memory>
 
 #include "conf/lexer.h"
@@ -19,7 +19,9 @@
 namespace ferry::conf {
 namespace {
 
-std::string errno_text(int err) { return fmt::format("({}: {})", err, std::strerror(err)); }
+std::string errno_text(int err) {
+    return fmt::format("({}: {})", err, std::strerror(err));
+}
 
 bool has_glob_chars(const std::string& path) {
     return path.find_first_of("*?[") != std::string::npos;
@@ -33,25 +35,36 @@ std::string canonical(const std::string& path) {
 
 }  // namespace
 
+// Reads as many bytes as fstat() reports, as nginx does, so that a device or FIFO named
+// by mistake (/dev/zero, /dev/stdin) reads as empty instead of blocking forever.
 bool read_file(const std::string& path, std::string& contents, std::string& error) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         error = fmt::format("open() \"{}\" failed {}", path, errno_text(errno));
         return false;
     }
-    contents.clear();
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+        int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+        error = fmt::format("pread() \"{}\" failed {}", path, errno_text(err));
+        ::close(fd);
+        return false;
+    }
+    size_t size = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) : 0;
+    contents.assign(size, '\0');
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = ::pread(fd, contents.data() + got, size - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
-            if (errno == EINTR) continue;
             error = fmt::format("pread() \"{}\" failed {}", path, errno_text(errno));
             ::close(fd);
             return false;
         }
-        if (n == 0) break;
-        contents.append(buf, static_cast<size_t>(n));
+        if (n == 0) break;  // the file shrank while we read it
+        got += static_cast<size_t>(n);
     }
+    contents.resize(got);
     ::close(fd);
     return true;
 }
@@ -59,7 +72,7 @@ bool read_file(const std::string& path, std::string& contents, std::string& erro
 // One pass over one text: tokens to directives, with includes expanded through the
 // owning Parser.
 class Parser::Run {
-public:
+  public:
     Run(Parser& parser, Lexer& lexer, bool command_line)
         : parser_(parser), lexer_(lexer), command_line_(command_line) {}
 
@@ -91,7 +104,7 @@ public:
         }
     }
 
-private:
+  private:
     std::optional<Token> next() {
         Diagnostic err;
         std::optional<Token> tok = lexer_.next(err);
@@ -120,9 +133,9 @@ private:
                                          "block directives are not supported in -g option");
                 }
                 if (depth + 1 > max_block_depth) {
-                    return parser_.error(tok->loc,
-                                         fmt::format("too many nested blocks (more than {})",
-                                                     max_block_depth));
+                    return parser_.error(
+                        tok->loc,
+                        fmt::format("too many nested blocks (more than {})", max_block_depth));
                 }
                 d.has_block = true;
                 d.terminator = tok->loc;
@@ -131,9 +144,9 @@ private:
                 break;
             }
             if (tok->kind == Token::Kind::close_brace) {
-                return parser_.error(tok->loc, "unexpected \"}\"",
-                                     fmt::format("is a \";\" missing after \"{}\"?",
-                                                 printable(d.name)));
+                return parser_.error(
+                    tok->loc, "unexpected \"}\"",
+                    fmt::format("is a \";\" missing after \"{}\"?", printable(d.name)));
             }
             // end of text inside a directive
             if (command_line_) {
@@ -143,6 +156,9 @@ private:
                                  "this directive is not terminated by \";\"");
         }
         if (d.name == "include" && !d.has_block && d.args.size() == 1) {
+            if (!parser_.allow_includes_) {
+                return parser_.error(d.loc, "\"include\" is disabled here");
+            }
             return parser_.include(d, out);
         }
         out.push_back(std::move(d));
@@ -218,7 +234,8 @@ bool Parser::include(const Directive& d, std::vector<Directive>& out) {
         return error(d.args[0].loc, fmt::format("glob() \"{}\" failed", path));
     }
     std::vector<std::string> matches;
-    for (size_t i = 0; i < g.gl_pathc; ++i) matches.emplace_back(g.gl_pathv[i]);
+    for (size_t i = 0; i < g.gl_pathc; ++i)
+        matches.emplace_back(g.gl_pathv[i]);
     globfree(&g);
     for (const std::string& m : matches) {
         if (!parse_file(m, d.loc, out)) return false;

@@ -19,7 +19,7 @@ inline constexpr int max_include_depth = 32;
 inline constexpr int max_block_depth = 100;
 
 class Parser {
-public:
+  public:
     // `files` receives every file read (once per distinct path and contents), for -T.
     // `conf_prefix` ends with '/'. Errors are appended to `diags`.
     Parser(std::string conf_prefix, std::vector<SourceFile>& files, Diagnostics& diags);
@@ -31,10 +31,13 @@ public:
     // Parses `text` as the contents of the file `path` (not read from disk).
     bool parse_text(std::string_view text, const std::string& path, std::vector<Directive>& out);
 
+    // Makes `include` an error (the fuzzer must not wander the file system).
+    void disable_includes() { allow_includes_ = false; }
+
     // Parses the -g string: directives without blocks, positions "in command line".
     bool parse_command_line(std::string_view text, std::vector<Directive>& out);
 
-private:
+  private:
     class Run;
     bool include(const Directive& d, std::vector<Directive>& out);
     bool error(const SourceLoc& loc, std::string message, std::string hint = {});
@@ -43,6 +46,7 @@ private:
     std::vector<SourceFile>& files_;
     Diagnostics& diags_;
     std::vector<std::string> include_stack_;  // canonical paths of the files being read
+    bool allow_includes_ = true;
 };
 
 // Reads a whole file. On failure returns false and sets `error` to nginx's wording,

@@ -20,7 +20,7 @@ struct Captures {
 };
 
 class Regex {
-public:
+  public:
     // Compiles `pattern` (JIT-compiled where PCRE2 supports it); on failure returns
     // nullptr and sets `error` to nginx's wording, e.g.
     // `pcre2_compile() failed: missing closing parenthesis in "^/(a"`.
@@ -40,7 +40,7 @@ public:
     // Named groups and their numbers, e.g. {"user", 1}.
     const std::vector<std::pair<std::string, int>>& names() const { return names_; }
 
-private:
+  private:
     Regex() = default;
     pcre2_real_code_8* code_ = nullptr;
     std::string pattern_;

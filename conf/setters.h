@@ -14,11 +14,17 @@ namespace ferry::conf {
 template <class C>
 C& level(Builder& b);
 template <>
-inline LocSettings& level<LocSettings>(Builder& b) { return b.loc_settings(); }
+inline LocSettings& level<LocSettings>(Builder& b) {
+    return b.loc_settings();
+}
 template <>
-inline SrvSettings& level<SrvSettings>(Builder& b) { return b.srv_settings(); }
+inline SrvSettings& level<SrvSettings>(Builder& b) {
+    return b.srv_settings();
+}
 template <>
-inline MainSettings& level<MainSettings>(Builder& b) { return b.main; }
+inline MainSettings& level<MainSettings>(Builder& b) {
+    return b.main;
+}
 
 template <class T>
 struct member_of;

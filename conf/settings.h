@@ -27,6 +27,9 @@ struct RedirectSetting {
     bool has_default_rule = false;  // `proxy_redirect default` among explicit rules
 };
 
+// add_header_inherit: how a level with its own add_header treats its parent's.
+enum class AddHeaderInherit : uint8_t { off, on, merge };
+
 // nginx's loc_conf: settable in http, server and location, inherited downwards.
 struct LocSettings {
     Opt<int> proxy_http_version;
@@ -61,6 +64,7 @@ struct LocSettings {
     Opt<std::vector<AccessLogConf>> access_logs;  // engaged and empty: access_log off
     Opt<std::vector<ErrorLogConf>> error_logs;
     Opt<std::vector<AddHeader>> add_headers;
+    Opt<AddHeaderInherit> add_header_inherit;
     Opt<bool> serves_files;  // root/alias/index seen here
 
     // Filled by the merge: the list in effect at this level, shared with the levels

@@ -7,7 +7,8 @@
 
 namespace ferry::conf {
 
-// Levenshtein distance between two byte strings.
+// Edit distance between two byte strings (insertions, deletions, substitutions and
+// swaps of two adjacent bytes each cost 1).
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `name`, if it is close enough to be a plausible typo

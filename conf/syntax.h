@@ -19,10 +19,10 @@ struct Directive {
     std::string name;  // the first word
     SourceLoc loc;     // of the first word
     std::vector<Arg> args;
-    bool has_block = false;         // ended by '{' rather than ';'
-    SourceLoc terminator;           // position of the ';' or '{'
-    std::vector<Directive> block;   // the block's directives, when has_block
-    SourceLoc block_end;            // position of the closing '}'
+    bool has_block = false;        // ended by '{' rather than ';'
+    SourceLoc terminator;          // position of the ';' or '{'
+    std::vector<Directive> block;  // the block's directives, when has_block
+    SourceLoc block_end;           // position of the closing '}'
 };
 
 }  // namespace ferry::conf

@@ -87,16 +87,16 @@ struct VarRef {
 
 // Supplies variable values at run time. Implemented by the request layer.
 class VariableSource {
-public:
+  public:
     // Appends the value of `var` to `out`. An unset variable appends nothing.
     virtual void append(const VarRef& var, std::string& out) = 0;
 
-protected:
+  protected:
     ~VariableSource() = default;
 };
 
 class Template {
-public:
+  public:
     struct Part {
         std::string literal;  // used when !is_var
         VarRef var;
@@ -118,7 +118,7 @@ public:
     bool uses(VarKind kind, std::string_view name) const;
     bool uses_map(uint32_t id) const;
 
-private:
+  private:
     friend class TemplateCompiler;
     std::string raw_;
     std::vector<Part> parts_;

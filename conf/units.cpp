@@ -26,15 +26,20 @@ std::optional<int64_t> parse_size(std::string_view text, bool allow_giga) {
     int64_t scale = 1;
     switch (text.back()) {
         case 'k':
-        case 'K': scale = 1024; break;
+        case 'K':
+            scale = 1024;
+            break;
         case 'm':
-        case 'M': scale = 1024 * 1024; break;
+        case 'M':
+            scale = 1024 * 1024;
+            break;
         case 'g':
         case 'G':
             if (!allow_giga) return std::nullopt;
             scale = 1024 * 1024 * 1024;
             break;
-        default: break;
+        default:
+            break;
     }
     if (scale != 1) text.remove_suffix(1);
     std::optional<int64_t> n = parse_number(text);
@@ -63,11 +68,31 @@ std::optional<int64_t> parse_time(std::string_view text, bool is_sec) {
         int64_t scale = 0;
         Step next;
         switch (c) {
-            case 'y': next = year; scale = 60LL * 60 * 24 * 365; if (step > start) return std::nullopt; break;
-            case 'M': next = month; scale = 60LL * 60 * 24 * 30; if (step >= month) return std::nullopt; break;
-            case 'w': next = week; scale = 60LL * 60 * 24 * 7; if (step >= week) return std::nullopt; break;
-            case 'd': next = day; scale = 60LL * 60 * 24; if (step >= day) return std::nullopt; break;
-            case 'h': next = hour; scale = 60LL * 60; if (step >= hour) return std::nullopt; break;
+            case 'y':
+                next = year;
+                scale = 60LL * 60 * 24 * 365;
+                if (step > start) return std::nullopt;
+                break;
+            case 'M':
+                next = month;
+                scale = 60LL * 60 * 24 * 30;
+                if (step >= month) return std::nullopt;
+                break;
+            case 'w':
+                next = week;
+                scale = 60LL * 60 * 24 * 7;
+                if (step >= week) return std::nullopt;
+                break;
+            case 'd':
+                next = day;
+                scale = 60LL * 60 * 24;
+                if (step >= day) return std::nullopt;
+                break;
+            case 'h':
+                next = hour;
+                scale = 60LL * 60;
+                if (step >= hour) return std::nullopt;
+                break;
             case 'm':
                 if (i < text.size() && text[i] == 's') {
                     if (is_sec || step >= msec) return std::nullopt;
@@ -80,9 +105,18 @@ std::optional<int64_t> parse_time(std::string_view text, bool is_sec) {
                 next = min;
                 scale = 60;
                 break;
-            case 's': next = sec; scale = 1; if (step >= sec) return std::nullopt; break;
-            case ' ': next = last; scale = 1; if (step >= sec) return std::nullopt; break;
-            default: return std::nullopt;
+            case 's':
+                next = sec;
+                scale = 1;
+                if (step >= sec) return std::nullopt;
+                break;
+            case ' ':
+                next = last;
+                scale = 1;
+                if (step >= sec) return std::nullopt;
+                break;
+            default:
+                return std::nullopt;
         }
         step = next;
         if (step != msec && !is_sec) scale *= 1000;
@@ -91,7 +125,8 @@ std::optional<int64_t> parse_time(std::string_view text, bool is_sec) {
         if (total > max_value - value) return std::nullopt;
         total += value;
         value = 0;
-        while (i < text.size() && text[i] == ' ') ++i;
+        while (i < text.size() && text[i] == ' ')
+            ++i;
     }
     if (!valid) return std::nullopt;
     if (!is_sec) {

@@ -21,6 +21,8 @@ std::optional<int64_t> parse_size(std::string_view text, bool allow_giga = false
 std::optional<int64_t> parse_time(std::string_view text, bool is_sec);
 
 // Convenience: parse_time(text, false), milliseconds.
-inline std::optional<int64_t> parse_msec(std::string_view text) { return parse_time(text, false); }
+inline std::optional<int64_t> parse_msec(std::string_view text) {
+    return parse_time(text, false);
+}
 
 }  // namespace ferry::conf

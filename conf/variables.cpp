@@ -26,26 +26,80 @@ constexpr std::array<Prefix, 5> prefixes = {{
 // Variables of nginx (1.31) that ferry does not provide. Referring to one is a warning,
 // and the reference evaluates to an empty string.
 constexpr std::string_view nginx_only_names[] = {
-    "document_root", "realpath_root", "request_filename", "request_body", "request_body_file",
-    "request_completion", "pipe", "limit_rate", "connection_time", "tcpinfo_rtt",
-    "tcpinfo_rttvar", "tcpinfo_snd_cwnd", "tcpinfo_rcv_space", "proxy_protocol_addr",
-    "proxy_protocol_port", "proxy_protocol_server_addr", "proxy_protocol_server_port",
-    "request_port", "is_request_port", "upstream_cache_status", "upstream_response_length",
-    "upstream_last_server_name", "upstream_queue_time", "gzip_ratio", "uid_got", "uid_set",
-    "uid_reset", "invalid_referer", "secure_link", "secure_link_expires", "realip_remote_addr",
-    "realip_remote_port", "fastcgi_script_name", "fastcgi_path_info", "http2", "http3",
-    "ssl_alpn_protocol", "ssl_ciphers", "ssl_client_cert", "ssl_client_escaped_cert",
-    "ssl_client_fingerprint", "ssl_client_i_dn", "ssl_client_i_dn_legacy",
-    "ssl_client_raw_cert", "ssl_client_s_dn", "ssl_client_s_dn_legacy", "ssl_client_serial",
-    "ssl_client_v_end", "ssl_client_v_remain", "ssl_client_v_start", "ssl_client_verify",
-    "ssl_curve", "ssl_curves", "ssl_early_data", "ssl_session_id", "ssl_sigalg", "ssl_sigalgs",
-    "ssl_client_sigalg", "ssl_ech_status", "ssl_ech_outer_server_name", "msie",
-    "modern_browser", "ancient_browser", "limit_conn_status", "limit_req_status", "date_gmt",
-    "date_local", "connections_active", "connections_reading", "connections_writing",
+    "document_root",
+    "realpath_root",
+    "request_filename",
+    "request_body",
+    "request_body_file",
+    "request_completion",
+    "pipe",
+    "limit_rate",
+    "connection_time",
+    "tcpinfo_rtt",
+    "tcpinfo_rttvar",
+    "tcpinfo_snd_cwnd",
+    "tcpinfo_rcv_space",
+    "proxy_protocol_addr",
+    "proxy_protocol_port",
+    "proxy_protocol_server_addr",
+    "proxy_protocol_server_port",
+    "request_port",
+    "is_request_port",
+    "upstream_cache_status",
+    "upstream_response_length",
+    "upstream_last_server_name",
+    "upstream_queue_time",
+    "gzip_ratio",
+    "uid_got",
+    "uid_set",
+    "uid_reset",
+    "invalid_referer",
+    "secure_link",
+    "secure_link_expires",
+    "realip_remote_addr",
+    "realip_remote_port",
+    "fastcgi_script_name",
+    "fastcgi_path_info",
+    "http2",
+    "http3",
+    "ssl_alpn_protocol",
+    "ssl_ciphers",
+    "ssl_client_cert",
+    "ssl_client_escaped_cert",
+    "ssl_client_fingerprint",
+    "ssl_client_i_dn",
+    "ssl_client_i_dn_legacy",
+    "ssl_client_raw_cert",
+    "ssl_client_s_dn",
+    "ssl_client_s_dn_legacy",
+    "ssl_client_serial",
+    "ssl_client_v_end",
+    "ssl_client_v_remain",
+    "ssl_client_v_start",
+    "ssl_client_verify",
+    "ssl_curve",
+    "ssl_curves",
+    "ssl_early_data",
+    "ssl_session_id",
+    "ssl_sigalg",
+    "ssl_sigalgs",
+    "ssl_client_sigalg",
+    "ssl_ech_status",
+    "ssl_ech_outer_server_name",
+    "msie",
+    "modern_browser",
+    "ancient_browser",
+    "limit_conn_status",
+    "limit_req_status",
+    "date_gmt",
+    "date_local",
+    "connections_active",
+    "connections_reading",
+    "connections_writing",
 };
 constexpr std::string_view nginx_only_prefixes[] = {
     "sent_trailer_", "upstream_trailer_", "upstream_cookie_", "proxy_protocol_tlv_",
-    "geoip_", "connections_",
+    "geoip_",        "connections_",
 };
 
 bool is_name_char(char c) {
@@ -136,9 +190,12 @@ std::vector<std::string_view> VariableRegistry::all_names() const {
     for (size_t i = 0; i < static_cast<size_t>(BuiltinVar::count_); ++i) {
         names.push_back(builtin_var_name(static_cast<BuiltinVar>(i)));
     }
-    for (const auto& [n, id] : maps_) names.push_back(n);
-    for (const auto& [n, id] : sets_) names.push_back(n);
-    for (const auto& [n, b] : captures_) names.push_back(n);
+    for (const auto& [n, id] : maps_)
+        names.push_back(n);
+    for (const auto& [n, id] : sets_)
+        names.push_back(n);
+    for (const auto& [n, b] : captures_)
+        names.push_back(n);
     // The header variables people mistype most.
     for (std::string_view n : {"http_host", "http_upgrade", "http_connection", "http_user_agent",
                                "http_referer", "http_x_forwarded_for", "http_cookie"}) {
@@ -205,7 +262,8 @@ bool TemplateCompiler::compile(std::string_view text, const SourceLoc& loc, bool
         bool bracket = text[i] == '{';
         if (bracket && ++i == text.size()) return fail(dollar, "invalid variable name");
         size_t start = i;
-        while (i < text.size() && is_name_char(text[i])) ++i;
+        while (i < text.size() && is_name_char(text[i]))
+            ++i;
         std::string_view name = text.substr(start, i - start);
         if (bracket) {
             if (i == text.size() || text[i] != '}') {
@@ -258,7 +316,8 @@ std::vector<std::string> regex_group_names(std::string_view pattern) {
             continue;
         }
         size_t start = j;
-        while (j < pattern.size() && is_name_char(pattern[j])) ++j;
+        while (j < pattern.size() && is_name_char(pattern[j]))
+            ++j;
         if (j < pattern.size() && pattern[j] == close && j > start) {
             names.emplace_back(pattern.substr(start, j - start));
         }

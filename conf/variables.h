@@ -15,7 +15,7 @@
 namespace ferry::conf {
 
 class VariableRegistry {
-public:
+  public:
     // Defines `$name` as the map with index `id`; a later map of the same name replaces
     // an earlier one (returns false then).
     bool add_map(std::string_view name, uint32_t id);
@@ -38,7 +38,7 @@ public:
     // Every known name, for suggestions.
     std::vector<std::string_view> all_names() const;
 
-private:
+  private:
     StringMap<uint32_t> maps_;
     StringMap<uint32_t> sets_;
     std::vector<std::string> set_names_;
@@ -46,7 +46,7 @@ private:
 };
 
 class TemplateCompiler {
-public:
+  public:
     // Compiles `text` (an argument at `loc`, `quoted` as written). Errors (unknown or
     // malformed variables) and warnings (nginx variables ferry lacks, which evaluate
     // empty) are appended to `diags`. Returns false on error.

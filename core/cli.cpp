@@ -1,6 +1,7 @@
 #include "core/cli.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 #include <unistd.h>
@@ -8,7 +9,6 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
-#include <fmt/format.h>
 
 #include "conf/directive_table.h"
 #include "conf/lexer.h"
@@ -52,12 +52,24 @@ std::optional<Options> parse_options(int argc, const char* const* argv, std::str
             char c = *p++;
             switch (c) {
                 case '?':
-                case 'h': o.show_version = o.show_help = true; break;
-                case 'v': o.show_version = true; break;
-                case 'V': o.show_version = o.show_configure = true; break;
-                case 't': o.test_config = true; break;
-                case 'T': o.test_config = o.dump_config = true; break;
-                case 'q': o.quiet = true; break;
+                case 'h':
+                    o.show_version = o.show_help = true;
+                    break;
+                case 'v':
+                    o.show_version = true;
+                    break;
+                case 'V':
+                    o.show_version = o.show_configure = true;
+                    break;
+                case 't':
+                    o.test_config = true;
+                    break;
+                case 'T':
+                    o.test_config = o.dump_config = true;
+                    break;
+                case 'q':
+                    o.quiet = true;
+                    break;
                 case 'p':
                     if (!value(i, p, o.prefix, "option \"-p\" requires directory name")) return {};
                     next_arg = true;
@@ -86,7 +98,9 @@ std::optional<Options> parse_options(int argc, const char* const* argv, std::str
                     }
                     next_arg = true;
                     break;
-                default: error = fmt::format("invalid option: \"{}\"", c); return std::nullopt;
+                default:
+                    error = fmt::format("invalid option: \"{}\"", c);
+                    return std::nullopt;
             }
         }
     }
@@ -126,10 +140,14 @@ std::string_view source_line(const conf::SourceLoc& loc, const std::vector<conf:
     return line;
 }
 
-// The caret line: tabs copied from the source so the caret lands under the column.
+// The caret line: as wide as the echoed (escaped) text before the column, tabs copied,
+// so the caret lands under the column.
 std::string caret_under(std::string_view line, uint32_t column) {
-    std::string out;
-    for (uint32_t i = 0; i + 1 < column && i < line.size(); ++i) out += line[i] == '\t' ? '\t' : ' ';
+    size_t before = std::min<size_t>(column > 0 ? column - 1 : 0, line.size());
+    std::string out = conf::printable(line.substr(0, before), true);
+    for (char& c : out) {
+        if (c != '\t') c = ' ';
+    }
     out += '^';
     return out;
 }
@@ -145,13 +163,13 @@ std::string format_diagnostic(const conf::Diagnostic& d, const std::vector<conf:
         out += " in " + d.loc.to_string();
     }
     out += '\n';
-    std::string_view line = d.loc.has_position() ? source_line(d.loc, files, command_line)
-                                                 : std::string_view{};
+    std::string_view line =
+        d.loc.has_position() ? source_line(d.loc, files, command_line) : std::string_view{};
     // Very long lines (a 1 MiB line) are not worth echoing whole.
     if (!line.empty() && line.size() <= 512) {
         std::string number = d.loc.is_command_line() ? "-g" : std::to_string(d.loc.line);
         std::string pad(number.size(), ' ');
-        out += fmt::format("  {} | {}\n", number, conf::printable(line));
+        out += fmt::format("  {} | {}\n", number, conf::printable(line, true));
         out += fmt::format("  {} | {}\n", pad, caret_under(line, d.loc.column));
     }
     if (!d.hint.empty()) out += fmt::format("  hint: {}\n", d.hint);
@@ -196,7 +214,9 @@ int signal_number(const std::string& name) {
     return SIGTERM;  // stop
 }
 
-std::string errno_text(int err) { return fmt::format("({}: {})", err, std::strerror(err)); }
+std::string errno_text(int err) {
+    return fmt::format("({}: {})", err, std::strerror(err));
+}
 
 }  // namespace
 
@@ -221,7 +241,8 @@ int send_signal(const Options& options) {
     }
     int sig = signal_number(options.signal);
     if (::kill(static_cast<pid_t>(*pid), sig) != 0) {
-        print_stderr_line(fmt::format("[alert] kill({}, {}) failed {}", *pid, sig, errno_text(errno)));
+        print_stderr_line(
+            fmt::format("[alert] kill({}, {}) failed {}", *pid, sig, errno_text(errno)));
         return 1;
     }
     return 0;
@@ -233,20 +254,34 @@ namespace {
 // module ferry has (http, proxy, map, rewrite's return/set, upstream keepalive, ssl,
 // log): nginx's test suite greps these names to decide what to test.
 constexpr const char* without_flags[] = {
-    "--without-http_access_module",       "--without-http_auth_basic_module",
-    "--without-http_autoindex_module",    "--without-http_browser_module",
-    "--without-http_charset_module",      "--without-http_empty_gif_module",
-    "--without-http_fastcgi_module",      "--without-http_geo_module",
-    "--without-http_grpc_module",         "--without-http_gzip_module",
-    "--without-http_limit_conn_module",   "--without-http_limit_req_module",
-    "--without-http_memcached_module",    "--without-http_mirror_module",
-    "--without-http_referer_module",      "--without-http_scgi_module",
-    "--without-http_split_clients_module", "--without-http_ssi_module",
-    "--without-http_tunnel_module",       "--without-http_userid_module",
-    "--without-http_uwsgi_module",        "--without-http_upstream_hash_module",
-    "--without-http_upstream_ip_hash_module", "--without-http_upstream_least_conn_module",
-    "--without-http_upstream_least_time_module", "--without-http_upstream_random_module",
-    "--without-http_upstream_sticky_module", "--without-http_upstream_zone_module",
+    "--without-http_access_module",
+    "--without-http_auth_basic_module",
+    "--without-http_autoindex_module",
+    "--without-http_browser_module",
+    "--without-http_charset_module",
+    "--without-http_empty_gif_module",
+    "--without-http_fastcgi_module",
+    "--without-http_geo_module",
+    "--without-http_grpc_module",
+    "--without-http_gzip_module",
+    "--without-http_limit_conn_module",
+    "--without-http_limit_req_module",
+    "--without-http_memcached_module",
+    "--without-http_mirror_module",
+    "--without-http_referer_module",
+    "--without-http_scgi_module",
+    "--without-http_split_clients_module",
+    "--without-http_ssi_module",
+    "--without-http_tunnel_module",
+    "--without-http_userid_module",
+    "--without-http_uwsgi_module",
+    "--without-http_upstream_hash_module",
+    "--without-http_upstream_ip_hash_module",
+    "--without-http_upstream_least_conn_module",
+    "--without-http_upstream_least_time_module",
+    "--without-http_upstream_random_module",
+    "--without-http_upstream_sticky_module",
+    "--without-http_upstream_zone_module",
     "--without-http-cache",
 };
 
@@ -276,7 +311,8 @@ void print_version(const Options& options) {
         out += fmt::format("built with {}\n", OpenSSL_version(OPENSSL_VERSION));
         out += "TLS SNI support enabled\n";
         out += "configure arguments: --with-http_ssl_module";
-        for (const char* flag : without_flags) out += fmt::format(" {}", flag);
+        for (const char* flag : without_flags)
+            out += fmt::format(" {}", flag);
         out += "\n";
     }
     (void)!::write(STDERR_FILENO, out.data(), out.size());

@@ -16,18 +16,18 @@
 namespace ferry::core {
 
 struct Options {
-    bool show_version = false;    // -v (also set by -V and -h)
-    bool show_configure = false;  // -V
-    bool show_help = false;       // -h, -?
-    bool test_config = false;     // -t (also set by -T)
-    bool dump_config = false;     // -T
-    bool quiet = false;           // -q: only errors during -t
-    std::string prefix;           // -p
-    std::string conf_file;        // -c
-    std::string directives;       // -g
+    bool show_version = false;             // -v (also set by -V and -h)
+    bool show_configure = false;           // -V
+    bool show_help = false;                // -h, -?
+    bool test_config = false;              // -t (also set by -T)
+    bool dump_config = false;              // -T
+    bool quiet = false;                    // -q: only errors during -t
+    std::string prefix;                    // -p
+    std::string conf_file;                 // -c
+    std::string directives;                // -g
     std::optional<std::string> error_log;  // -e ("" means stderr, as nginx)
-    std::string signal;           // -s: stop, quit, reopen or reload
-    bool directives_markdown = false;  // hidden: --directives-markdown (README table)
+    std::string signal;                    // -s: stop, quit, reopen or reload
+    bool directives_markdown = false;      // hidden: --directives-markdown (README table)
 };
 
 // Parses argv as nginx's ngx_get_options() does, including combined flags ("-tq") and
@@ -40,8 +40,7 @@ conf::LoadOptions load_options(const Options& options);
 
 // A check that needs the runtime (resolving upstream hosts, loading certificates): it
 // may append diagnostics and returns false when the configuration cannot be used.
-using RuntimeCheck =
-    std::function<bool(const conf::Config&, std::vector<conf::Diagnostic>&)>;
+using RuntimeCheck = std::function<bool(const conf::Config&, std::vector<conf::Diagnostic>&)>;
 
 // -t / -T: loads, runs `runtime_check` (may be empty), prints diagnostics and nginx's
 // verdict lines, dumps the files for -T. Returns the exit code (0 or 1).

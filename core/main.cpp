@@ -1,16 +1,50 @@
-// Temporary entry point (written by the conf helper so that `ferry -t` works); the lead
-// replaces it with the serving main.
+// ferry's entry point: the command line decides between a mode that ends at once
+// (-h, -v, -V, -t, -T, -s) and serving. This file is the composition root: the only
+// place in core/ that knows the HTTP layer exists.
+#include <memory>
 #include <string>
 
+#include "conf/loader.h"
 #include "core/cli.h"
+#include "http/runtime.h"
+#include "http/server.h"
+
+namespace {
+
+using namespace ferry;
+
+// What `ferry -t` checks beyond the configuration language: listen addresses and
+// upstream hosts resolve, log files open.
+bool check_runtime(const conf::Config& config, std::vector<conf::Diagnostic>& diags) {
+    // The runtime keeps a shared_ptr to its config; here the caller owns it.
+    std::shared_ptr<const conf::Config> borrowed(&config, [](const conf::Config*) {});
+    return http::Runtime::build(borrowed, diags) != nullptr;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     std::string error;
-    auto options = ferry::core::parse_options(argc, argv, error);
+    auto options = core::parse_options(argc, argv, error);
     if (!options) {
-        ferry::core::print_stderr_line(error);
+        core::print_stderr_line(error);
         return 1;
     }
-    if (auto rc = ferry::core::run_exit_modes(*options, {})) return *rc;
-    return 0;
+    if (auto rc = core::run_exit_modes(*options, check_runtime)) return *rc;
+
+    conf::LoadOptions load = core::load_options(*options);
+    conf::LoadResult loaded = conf::load(load);
+    auto files = loaded.config ? loaded.config->files : std::vector<conf::SourceFile>{};
+    core::print_diagnostics(loaded.diagnostics, files, options->directives, false);
+    if (!loaded.config) return 1;
+
+    auto print = [&](const conf::Diagnostics& diags) {
+        core::print_diagnostics(diags, {}, options->directives, false);
+    };
+    auto reload = [load](conf::Diagnostics& diags) {
+        conf::LoadResult again = conf::load(load);
+        diags = std::move(again.diagnostics);
+        return again.config;
+    };
+    return http::run_server(loaded.config, reload, print, options->error_log.value_or(""));
 }

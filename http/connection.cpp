@@ -169,6 +169,12 @@ void ClientConnection::read_head() {
             RequestReader::Event ev = reader_.parse(in_.data(), parsed_, end, consumed);
             parsed_ += consumed;
             if (ev == RequestReader::Event::head_done) {
+                // The head must fit the large buffers (nginx's 494) even when it arrived
+                // in one read.
+                if (reader_.head_end() - req_start_ > head_max) {
+                    fail_request(494, "client sent too large request");
+                    return;
+                }
                 on_head_done();
                 return;
             }
@@ -261,7 +267,12 @@ void ClientConnection::send_output() {
         proxy_->on_client_drained();
         return;
     }
-    if (response_done_ && body_state_ != BodyState::reading) finish_request();
+    if (!response_done_) return;
+    if (body_state_ != BodyState::reading) {
+        finish_request();
+    } else if (discard_body_) {
+        read_body();  // drop the rest of the body, then go on to the next request
+    }
 }
 
 void ClientConnection::continue_if_expected() {
@@ -390,10 +401,7 @@ void ClientConnection::finish_request() {
     write_access_log();
     drop_proxy();
     worker_.loop().timers().cancel(write_timer_);
-    const conf::LocationConf& l = loc();
-    bool reuse = keepalive_ && req_.keep_alive && !quitting_ &&
-                 requests_ < static_cast<uint32_t>(l.keepalive_requests) &&
-                 l.keepalive_timeout > 0 && body_state_ != BodyState::reading;
+    bool reuse = will_keep_alive() && body_state_ != BodyState::reading;
     if (!reuse) {
         linger();
         return;
@@ -494,7 +502,7 @@ void ClientConnection::on_read_timeout() {
         return;
     }
     keepalive_ = false;
-    send_simple(408, {}, {}, true);
+    send_simple(408, {}, true);
 }
 
 void ClientConnection::on_write_timeout() {

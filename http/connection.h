@@ -108,15 +108,16 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     void handle_return(const conf::ReturnConf& ret);
     void redirect(int code, std::string_view url);
     void respond_text(int code, std::string_view text);
-    void start_response();
+    bool start_response();
     void start_proxy();
     void read_body();
     void feed_body();
     void discard_body_spans();
     void finish_request();
     void next_request();
-    void send_simple(int status, std::string_view location, std::string_view text,
-                     bool close_after);
+    void send_simple(int status, std::string_view location, bool close_after);
+    void respond(int status, std::string_view content_type, std::string_view body,
+                 std::string_view location);
     void fail_request(int status, std::string_view reason);
     void linger();
     void close_now();

@@ -150,9 +150,13 @@ std::optional<int64_t> parse_content_length(std::string_view value) {
     return n;
 }
 
+// nginx compares the value (spaces around it already skipped) with "chunked": a tab
+// is part of the value and makes it unknown.
 TransferCoding parse_transfer_encoding(std::string_view value) {
-    return equals_ignore_case(trim_ows(value), "chunked") ? TransferCoding::chunked
-                                                          : TransferCoding::unsupported;
+    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    return equals_ignore_case(value, "chunked") ? TransferCoding::chunked
+                                                : TransferCoding::unsupported;
 }
 
 // --- validity ---
@@ -170,8 +174,9 @@ HeaderNameCheck check_header_name(std::string_view name, bool underscores_in_hea
 }
 
 bool is_valid_header_value(std::string_view value) {
+    // nginx refuses NUL; a CR or LF inside a value is a bare CR or an obs-fold.
     for (unsigned char c : value)
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+        if (c == '\0' || c == '\r' || c == '\n') return false;
     return true;
 }
 

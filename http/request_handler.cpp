@@ -20,6 +20,8 @@ namespace ferry::http {
 
 namespace {
 
+constexpr size_t kMaxHeaders = 1000;
+
 bool is_redirect(int code) {
     return code == 301 || code == 302 || code == 303 || code == 307 || code == 308;
 }
@@ -51,6 +53,7 @@ bool ClientConnection::validate_head(int& status) {
     bool has_host = false;
     bool has_te = false;
     uint64_t seen_unique = 0;
+    std::string_view te_value;
     size_t kept = 0;
     for (size_t i = 0; i < req_.headers.size(); ++i) {
         HeaderField h = req_.headers[i];
@@ -65,7 +68,10 @@ bool ClientConnection::validate_head(int& status) {
             case HeaderNameCheck::valid:
                 break;
         }
-        if (!is_valid_header_value(h.value)) {
+        // A line starting with whitespace continues the previous one (obs-fold), which
+        // llhttp's lenient mode lets through; nginx refuses it.
+        char before = h.name.data()[-1];
+        if (!is_valid_header_value(h.value) || before == ' ' || before == '\t') {
             log_error(conf::LogLevel::info, "client sent invalid header line");
             status = 400;
             return false;
@@ -101,13 +107,13 @@ bool ClientConnection::validate_head(int& status) {
                 break;
             }
             case KnownHeader::transfer_encoding:
-                if (has_te || parse_transfer_encoding(h.value) != TransferCoding::chunked) {
-                    log_error(conf::LogLevel::info, "client sent unknown \"Transfer-Encoding\"");
-                    status = 501;
+                if (has_te) {
+                    log_error(conf::LogLevel::info, "client sent duplicate header line");
+                    status = 400;
                     return false;
                 }
                 has_te = true;
-                req_.chunked = true;
+                te_value = h.value;
                 break;
             case KnownHeader::connection: {
                 uint8_t opts = parse_connection(h.value);
@@ -138,12 +144,25 @@ bool ClientConnection::validate_head(int& status) {
         }
     }
     req_.headers.resize(kept);
-    if (req_.chunked && req_.http_minor == 0) {
+    if (kept > kMaxHeaders) {  // nginx's max_headers default
+        log_error(conf::LogLevel::info, "client sent too many header lines");
+        status = 494;
+        return false;
+    }
+    // nginx's order: Transfer-Encoding on HTTP/1.0, then an unknown coding, then a
+    // Content-Length beside it.
+    if (has_te && req_.http_minor == 0) {
         log_error(conf::LogLevel::info,
                   "client sent HTTP/1.0 request with \"Transfer-Encoding\" header");
         status = 400;
         return false;
     }
+    if (has_te && parse_transfer_encoding(te_value) != TransferCoding::chunked) {
+        log_error(conf::LogLevel::info, "client sent unknown \"Transfer-Encoding\"");
+        status = 501;
+        return false;
+    }
+    req_.chunked = has_te;
     if (req_.chunked && req_.content_length >= 0) {
         log_error(conf::LogLevel::info,
                   "client sent \"Content-Length\" and \"Transfer-Encoding\" headers");
@@ -168,7 +187,30 @@ void ClientConnection::route() {
         fail_request(status, {});
         return;
     }
-    // An absolute-form target names the host; it beats the Host header.
+    // nginx refuses TRACE, and CONNECT (405 for a proxy-style authority, 400 otherwise).
+    bool connect_authority = req_.method_id == HTTP_CONNECT &&
+                             req_.target.find(':') != std::string_view::npos &&
+                             !req_.target.empty() && req_.target[0] != '/';
+    if (req_.method_id == HTTP_TRACE || connect_authority) {
+        log_error(conf::LogLevel::info, "client sent TRACE or CONNECT method");
+        fail_request(405, {});
+        return;
+    }
+    if (req_.method_id == HTTP_CONNECT) {
+        log_error(conf::LogLevel::info, "client sent invalid request");
+        fail_request(400, {});
+        return;
+    }
+    // An absolute-form target names the host; it beats the Host header, which must
+    // still be valid.
+    if (req_.has_host) {
+        scratch_.resize(req_.host_header.size() + 1);
+        if (!validate_host(req_.host_header, scratch_.data())) {
+            log_error(conf::LogLevel::info, "client sent invalid host header");
+            fail_request(400, {});
+            return;
+        }
+    }
     AbsoluteTarget abs;
     std::string_view path = req_.target;
     std::string_view host = req_.host_header;
@@ -247,7 +289,7 @@ void ClientConnection::dispatch() {
     }
     const conf::LocationConf& l = loc();
     if (l.internal) {
-        send_simple(404, {}, {}, false);
+        send_simple(404, {}, false);
         return;
     }
     if (l.client_max_body_size && req_.content_length > 0 &&
@@ -255,7 +297,7 @@ void ClientConnection::dispatch() {
         log_error(
             conf::LogLevel::error,
             fmt::format("client intended to send too large body: {} bytes", req_.content_length));
-        send_simple(413, {}, {}, true);
+        send_simple(413, {}, true);
         return;
     }
     for (const conf::SetVar& s : l.sets)
@@ -268,7 +310,7 @@ void ClientConnection::dispatch() {
         start_proxy();
         return;
     }
-    send_simple(404, {}, {}, false);
+    send_simple(404, {}, false);
 }
 
 void ClientConnection::run_set(const conf::SetVar& s, RequestVars& vars) {
@@ -299,7 +341,7 @@ void ClientConnection::handle_return(const conf::ReturnConf& ret) {
         respond_text(ret.code, text);
         return;
     }
-    send_simple(ret.code, {}, {}, false);
+    send_simple(ret.code, {}, false);
 }
 
 // A redirect with nginx's absolute_redirect: a relative URL gets scheme, host and port.
@@ -318,56 +360,57 @@ void ClientConnection::redirect(int code, std::string_view url) {
     } else {
         location.assign(url);
     }
-    send_simple(code, location, {}, false);
+    send_simple(code, location, false);
 }
 
 void ClientConnection::respond_text(int code, std::string_view text) {
-    req_.status = code;
-    start_response();
-    SimpleResponse r;
-    r.status = code;
-    r.content_type = "text/plain";
-    r.content_length = static_cast<int64_t>(text.size());
-    r.keep_alive = keepalive_ && req_.keep_alive;
-    r.http_minor = req_.http_minor;
-    write_simple_head(out_.own(), r, worker_.times().http_date());
-    if (!req_.head_only) {
-        out_.append(text);
-        req_.body_bytes_sent = text.size();
-    }
-    response_done_ = true;
-    send_output();
-}
-
-// Starts reading (and dropping) a request body while the response goes out.
-void ClientConnection::start_response() {
-    if (body_state_ == BodyState::none && (req_.content_length > 0 || req_.chunked)) {
-        body_state_ = BodyState::reading;
-        discard_body_ = true;
-    }
+    respond(code, "text/plain", text, {});
 }
 
 // Answers with ferry's own page for `status`. `close_after` ends the connection after it.
-void ClientConnection::send_simple(int status, std::string_view location, std::string_view,
-                                   bool close_after) {
-    req_.status = status;
+void ClientConnection::send_simple(int status, std::string_view location, bool close_after) {
     if (close_after || closes_connection(status)) keepalive_ = false;
-    if (phase_ == Phase::handling && body_state_ == BodyState::none && keepalive_) {
-        start_response();
-    }
-    int wire = wire_status(status);
     std::string_view page = error_page(status);
+    respond(status, page.empty() ? std::string_view() : "text/html", page, location);
+}
+
+// Before ferry answers a request itself it reads and drops the body bytes at hand, as
+// nginx's discard does: a malformed body turns the answer into a 400. The rest of the
+// body is dropped while and after the response goes out. False if the request failed.
+bool ClientConnection::start_response() {
+    if (body_state_ == BodyState::none && keepalive_ && phase_ == Phase::handling &&
+        (req_.content_length > 0 || req_.chunked)) {
+        body_state_ = BodyState::reading;
+        discard_body_ = true;
+    }
+    if (body_state_ == BodyState::reading && discard_body_) {
+        continue_if_expected();  // nginx's discard asks for the body too
+        read_body();
+        if (response_done_ || phase_ == Phase::closed) return false;
+    }
+    return true;
+}
+
+// Writes a complete response ferry composes itself.
+void ClientConnection::respond(int status, std::string_view content_type, std::string_view body,
+                               std::string_view location) {
+    req_.status = status;
+    if (!start_response()) return;
     SimpleResponse r;
-    r.status = wire;
-    r.content_type = page.empty() ? std::string_view() : "text/html";
-    r.content_length = static_cast<int64_t>(page.size());
+    r.status = wire_status(status);
+    r.content_type = content_type;
+    r.content_length = static_cast<int64_t>(body.size());
     r.location = location;
-    r.keep_alive = keepalive_ && req_.keep_alive;
+    r.keep_alive = will_keep_alive();
     r.http_minor = req_.http_minor;
-    write_simple_head(out_.own(), r, worker_.times().http_date());
+    core::Buffer& out = out_.own();
+    write_simple_head(out, r, worker_.times().http_date(), [&](core::Buffer& b) {
+        append_add_headers(status, b);
+    });
+    req_.header_bytes = out.readable_size();
     if (!req_.head_only) {
-        out_.append(page);
-        req_.body_bytes_sent = page.size();
+        out_.append(body);
+        req_.body_bytes_sent = body.size();
     }
     response_done_ = true;
     send_output();
@@ -385,7 +428,7 @@ void ClientConnection::fail_request(int status, std::string_view reason) {
         req_.start_wall_ms = worker_.loop().wall_now();
     }
     out_.clear();
-    send_simple(status, {}, {}, true);
+    send_simple(status, {}, true);
 }
 
 void ClientConnection::respond_error(int status) {
@@ -394,7 +437,7 @@ void ClientConnection::respond_error(int status) {
         discard_body_ = true;
         discard_body_spans();
     }
-    send_simple(status, {}, {}, false);
+    send_simple(status, {}, false);
 }
 
 void ClientConnection::abort_response() {

@@ -1,10 +1,29 @@
 #include "http/request_reader.h"
 
+#include <cstdint>
 #include <cstring>
+
+#include "http/header_rules.h"
 
 namespace ferry::http {
 
 namespace {
+
+// Whether the request line in `p` ends with "HTTP/<major>" where major > 1.
+bool major_version_above_one(const char* p, size_t n) {
+    std::string_view line(p, n);
+    size_t eol = line.find('\n');
+    if (eol != std::string_view::npos) line = line.substr(0, eol);
+    size_t at = line.rfind(" HTTP/");
+    if (at == std::string_view::npos) return false;
+    unsigned major = 0;
+    size_t i = at + 6;
+    if (i >= line.size() || line[i] < '0' || line[i] > '9') return false;
+    while (i < line.size() && line[i] >= '0' && line[i] <= '9' && major < 1000) {
+        major = major * 10 + static_cast<unsigned>(line[i++] - '0');
+    }
+    return major > 1;
+}
 
 const llhttp_settings_t& settings() {
     static const llhttp_settings_t s = [] {
@@ -30,6 +49,7 @@ RequestReader::RequestReader() {
         st.on_header_value_complete = &RequestReader::on_header_value_complete;
         st.on_headers_complete = &RequestReader::on_headers_complete;
         st.on_body = &RequestReader::on_body;
+        st.on_chunk_header = &RequestReader::on_chunk_header;
         st.on_message_complete = &RequestReader::on_message_complete;
         return st;
     }();
@@ -42,6 +62,9 @@ void RequestReader::begin(Request& req, size_t offset, const HeadLimits& limits)
     parser_.data = this;
     // ferry checks the version itself to answer 505 for HTTP/2.0+ as nginx does.
     parser_.lenient_flags |= LENIENT_VERSION;
+    // nginx takes bare LF line ends and control bytes (but NUL) in values, which
+    // llhttp's strict mode refuses; ferry refuses NUL, CR and obs-fold itself.
+    llhttp_set_lenient_headers(&parser_, 1);
     req_ = &req;
     limits_ = limits;
     start_ = offset;
@@ -92,6 +115,12 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
     size_t body_spans_before = spans_.size();
     llhttp_errno_t err = llhttp_execute(&parser_, buf + from, to - from);
     if (error_status_) return Event::error;  // a callback refused the input
+    if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE && in_head_) {
+        // nginx judges Transfer-Encoding before anything llhttp may have tripped on.
+        int status = coding_status(buf, to);
+        if (status == 400) return fail(400, "client sent duplicate header line");
+        if (status == 501) return fail(501, "client sent unknown \"Transfer-Encoding\"");
+    }
     switch (err) {
         case HPE_OK:
             consumed = to - from;
@@ -112,11 +141,17 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
                 finish_head(buf);
                 return Event::head_done;
             }
-            if (message_complete_) return Event::message_done;
+            if (message_complete_) {
+                // llhttp takes a bare LF after the last chunk; nginx wants CRLF.
+                size_t end = from + consumed;
+                if ((parser_.flags & F_CHUNKED) && (end < 2 || buf[end - 2] != '\r')) {
+                    return fail(400, "client sent invalid chunked body");
+                }
+                return Event::message_done;
+            }
             return spans_.size() != body_spans_before ? Event::body : Event::need_more;
         }
         case HPE_INVALID_TRANSFER_ENCODING:
-            return fail(in_head_ ? 501 : 400, "client sent unknown \"Transfer-Encoding\"");
         case HPE_UNEXPECTED_CONTENT_LENGTH:
             return fail(400, "client sent \"Content-Length\" and \"Transfer-Encoding\" headers");
         case HPE_INVALID_CONTENT_LENGTH:
@@ -126,6 +161,10 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
         case HPE_INVALID_METHOD:
             return fail(400, "client sent invalid method");
         case HPE_INVALID_VERSION:
+            // A version llhttp cannot read: nginx answers 505 for a major above 1.
+            if (major_version_above_one(buf + from, to - from)) {
+                return fail(505, "client sent unsupported HTTP version");
+            }
             return fail(400, "client sent invalid request");
         case HPE_INVALID_URL:
             return fail(400, "client sent invalid request");
@@ -133,6 +172,26 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
             return fail(400, in_head_ ? "client sent invalid header line"
                                       : "client sent invalid request body");
     }
+}
+
+// What nginx answers about the Transfer-Encoding headers seen so far, when llhttp
+// refused the head: a second one is 400 (duplicate), an unknown coding 501, else 0.
+int RequestReader::coding_status(const char* buf, size_t to) const {
+    int count = 0;
+    bool unknown = false;
+    for (const HeaderSpan& s : req_->spans) {
+        std::string_view name(buf + s.name_off, s.name_len);
+        if (!equals_ignore_case(name, "transfer-encoding")) continue;
+        ++count;
+        // llhttp stops delivering the value where it found it invalid: read the line.
+        size_t end = s.value_off;
+        while (end < to && buf[end] != '\r' && buf[end] != '\n') ++end;
+        std::string_view value(buf + s.value_off, end - s.value_off);
+        if (parse_transfer_encoding(value) != TransferCoding::chunked) unknown = true;
+    }
+    if (count > 1) return 400;
+    if (count && parser_.http_major == 1 && parser_.http_minor == 0) return 400;
+    return unknown ? 501 : 0;
 }
 
 void RequestReader::finish_head(const char* buf) {
@@ -150,10 +209,18 @@ void RequestReader::finish_head(const char* buf) {
     r.request_line = std::string_view(buf + start_, line_len);
     r.headers.clear();
     for (const HeaderSpan& s : r.spans) {
-        std::string_view value(buf + s.value_off, s.value_len);
-        while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
-            value.remove_suffix(1);
-        }
+        // nginx skips only spaces around a value; llhttp also skips tabs before it, so
+        // take the value from the colon (a tab there is part of the value for nginx,
+        // which matters for "Transfer-Encoding:\tchunked").
+        size_t begin = s.name_off + s.name_len;
+        size_t end = s.value_off + s.value_len;
+        if (begin < end && buf[begin] == ':') ++begin;
+        while (begin < end && buf[begin] == ' ') ++begin;
+        if (s.value_len == 0) begin = end;
+        std::string_view value(buf + begin, end - begin);
+        // nginx tolerates a stray CR before the line's CRLF.
+        if (!value.empty() && value.back() == '\r') value.remove_suffix(1);
+        while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
         r.headers.push_back({std::string_view(buf + s.name_off, s.name_len), value});
     }
     r.request_length = head_end_ - start_;
@@ -190,6 +257,12 @@ int RequestReader::on_url_complete(llhttp_t* p) {
 int RequestReader::on_version_complete(llhttp_t* p) {
     RequestReader& r = self(p);
     r.url_done_ = true;
+    // nginx refuses a "*" target (e.g. the HTTP/2 preface "PRI * HTTP/2.0") before it
+    // looks at the version.
+    if (r.url_len_ == 1 && r.base_[r.url_off_] == '*') {
+        r.fail(400, "client sent invalid request");
+        return HPE_USER;
+    }
     if (p->http_major > 1) {
         r.fail(505, "client sent unsupported HTTP version");
         return HPE_USER;
@@ -252,6 +325,8 @@ int RequestReader::on_headers_complete(llhttp_t* p) {
 }
 
 int RequestReader::on_body(llhttp_t* p, const char* at, size_t len) {
+    // llhttp closes an open span at the end of every execute, even an empty one.
+    if (len == 0) return 0;
     RequestReader& r = self(p);
     if (!r.spans_.empty()) {
         BodySpan& last = r.spans_.back();
@@ -261,6 +336,16 @@ int RequestReader::on_body(llhttp_t* p, const char* at, size_t len) {
         }
     }
     r.spans_.push_back({r.off(at), static_cast<uint32_t>(len)});
+    return 0;
+}
+
+// nginx refuses a chunk whose size leaves less than 9 bytes below the largest off_t.
+int RequestReader::on_chunk_header(llhttp_t* p) {
+    constexpr uint64_t kMaxChunk = static_cast<uint64_t>(INT64_MAX) - 9;
+    if (p->content_length > kMaxChunk) {
+        self(p).fail(400, "client sent invalid chunked body");
+        return HPE_USER;
+    }
     return 0;
 }
 

@@ -67,11 +67,13 @@ class RequestReader {
     static int on_headers_complete(llhttp_t* p);
     static int on_body(llhttp_t* p, const char* at, size_t len);
     static int on_message_complete(llhttp_t* p);
+    static int on_chunk_header(llhttp_t* p);
     static RequestReader& self(llhttp_t* p) { return *static_cast<RequestReader*>(p->data); }
 
     Event fail(int status, const char* reason);
     Event check_limits(size_t parsed_to);
     void finish_head(const char* buf);
+    int coding_status(const char* buf, size_t to) const;
     uint32_t off(const char* at) const { return static_cast<uint32_t>(at - base_); }
 
     llhttp_t parser_;

@@ -30,7 +30,8 @@ void write_status_line(core::Buffer& out, int code) {
     out.append("\r\n");
 }
 
-void write_simple_head(core::Buffer& out, const SimpleResponse& r, std::string_view date) {
+void write_simple_head(core::Buffer& out, const SimpleResponse& r, std::string_view date,
+                       const std::function<void(core::Buffer&)>& extra) {
     write_status_line(out, r.status);
     out.append("Server: ");
     out.append(server_header());
@@ -52,6 +53,7 @@ void write_simple_head(core::Buffer& out, const SimpleResponse& r, std::string_v
         out.append(r.location);
         out.append("\r\n");
     }
+    if (extra) extra(out);
     if (!r.keep_alive) {
         out.append("Connection: close\r\n\r\n");
     } else {

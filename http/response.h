@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string_view>
 
 #include "core/buffer.h"
@@ -18,8 +19,9 @@ struct SimpleResponse {
 };
 
 // Appends the status line and headers (Server, Date, Content-Type, Content-Length,
-// Connection, Location) and the blank line.
-void write_simple_head(core::Buffer& out, const SimpleResponse& r, std::string_view date);
+// Location, then what `extra` appends, then Connection) and the blank line.
+void write_simple_head(core::Buffer& out, const SimpleResponse& r, std::string_view date,
+                       const std::function<void(core::Buffer&)>& extra = {});
 
 // Appends "HTTP/1.1 <code> <reason>\r\n".
 void write_status_line(core::Buffer& out, int code);

@@ -23,8 +23,9 @@ using core::LogLevel;
 // The process's listening addresses and the workers that accept on them.
 class Server {
 public:
-    Server(const ConfigLoader& reload, const DiagnosticPrinter& print)
-        : reload_(reload), print_(print) {}
+    Server(const ConfigLoader& reload, const DiagnosticPrinter& print,
+           std::string default_error_log)
+        : reload_(reload), print_(print), default_error_log_(std::move(default_error_log)) {}
 
     int run(std::shared_ptr<const conf::Config> config);
 
@@ -39,6 +40,7 @@ private:
 
     const ConfigLoader& reload_;
     const DiagnosticPrinter& print_;
+    std::string default_error_log_;
     std::shared_ptr<const Runtime> runtime_;
     std::vector<core::SockAddr> open_addrs_;
     std::vector<std::unique_ptr<core::Worker>> workers_;
@@ -57,7 +59,17 @@ bool Server::apply_logs(const conf::Config& config) {
         }
         targets.push_back({fd, e.level});
     }
-    if (targets.empty()) targets.push_back({2, LogLevel::error});
+    if (targets.empty()) {
+        std::string error;
+        int fd = default_error_log_.empty()
+                     ? 2
+                     : core::LogFiles::instance().open(default_error_log_, error);
+        if (fd < 0) {
+            core::log_error(LogLevel::emerg, 0, "{}", error);
+            return false;
+        }
+        targets.push_back({fd, LogLevel::error});
+    }
     core::ErrorLog::instance().configure(std::move(targets));
     return true;
 }
@@ -225,8 +237,8 @@ int Server::run(std::shared_ptr<const conf::Config> config) {
 }  // namespace
 
 int run_server(std::shared_ptr<const conf::Config> config, const ConfigLoader& reload,
-               const DiagnosticPrinter& print) {
-    Server server(reload, print);
+               const DiagnosticPrinter& print, const std::string& default_error_log) {
+    Server server(reload, print, default_error_log);
     return server.run(std::move(config));
 }
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "conf/diagnostic.h"
 #include "conf/model.h"
@@ -16,8 +17,9 @@ using ConfigLoader = std::function<std::shared_ptr<const conf::Config>(conf::Dia
 // Prints diagnostics in nginx's shape (set by the command line).
 using DiagnosticPrinter = std::function<void(const conf::Diagnostics&)>;
 
-// Runs ferry on `config` until stopped. Returns the process exit code.
+// Runs ferry on `config` until stopped. `default_error_log` (-e; "" = stderr) is used
+// when the configuration names no error_log. Returns the process exit code.
 int run_server(std::shared_ptr<const conf::Config> config, const ConfigLoader& reload,
-               const DiagnosticPrinter& print);
+               const DiagnosticPrinter& print, const std::string& default_error_log);
 
 }  // namespace ferry::http

@@ -84,6 +84,7 @@ class Ferry:
                                      env=env)
         self.stdout = b""
         self.stderr = b""
+        self.expect_clean_exit = expect_start
         if expect_start:
             for p in (wait_ports if wait_ports is not None else list(self.ports.values())[:1]):
                 if not wait_for_port(p):
@@ -103,7 +104,7 @@ class Ferry:
     def rss_kib(self):
         return rss_kib(self.proc.pid)
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def wait(self, timeout=10):
@@ -115,10 +116,11 @@ class Ferry:
             return None
         return self.proc.returncode
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Stops ferry and returns its exit code (killing it if it hangs)."""
+    def stop(self, sig=None, timeout=10):
+        """Stops ferry (SIGTERM by default) and returns its exit code (killing it if it
+        hangs)."""
         if self.proc.poll() is None:
-            self.proc.send_signal(sig)
+            self.proc.send_signal(sig if sig is not None else signal.SIGTERM)
         rc = self.wait(timeout)
         if rc is None:
             self.proc.kill()
@@ -133,10 +135,27 @@ class Ferry:
         except FileNotFoundError:
             return ""
 
-    def close(self):
+    def sanitizer_report(self):
+        """The AddressSanitizer/UBSan/LeakSanitizer report ferry printed, if any."""
+        text = (self.stderr or b"").decode(errors="replace") + self.read_error_log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            at = text.find(marker)
+            if at >= 0:
+                return text[max(0, at - 200):at + 4000]
+        return None
+
+    def close(self, check=True):
+        """Stops ferry. With `check`, a non-zero exit or a sanitizer report fails."""
         try:
+            rc = self.proc.returncode
             if self.proc.poll() is None:
-                self.stop()
+                rc = self.stop()
+            report = self.sanitizer_report()
+            if check and report:
+                raise AssertionError("ferry reported a memory or UB error:\n" + report)
+            if check and rc not in (0, None) and self.expect_clean_exit:
+                raise AssertionError(
+                    f"ferry exited with {rc}: {self.stderr.decode(errors='replace')[-2000:]}")
         finally:
             self.dir.cleanup()
 

@@ -2,9 +2,9 @@
 
 The table says what nginx 1.31 answers to malformed and hostile HTTP/1.x requests
 (status, whether the connection is closed afterwards, whether a request pipelined
-behind it is answered). The reference write-up is /tmp/bad-input-table.md (kept in the
+behind it is answered). The reference write-up is /tmp/bad-input-table.md (the
 lead's notes); every row here was checked against nginx's source (1.31.5) and, unless
-marked `differs_122`, live against Debian's nginx 1.22.1.
+marked `differs`, live against Debian's nginx 1.22.1.
 
 Set NGINX_COMPARE=1 to run the same table against /usr/sbin/nginx instead of ferry
 (rows whose behaviour changed between 1.22 and 1.31 are skipped in that mode). That mode
@@ -12,38 +12,13 @@ keeps the table honest: a row that nginx itself fails is a wrong row.
 """
 
 import os
+import re
 import socket
 import sys
 import time
 
 
-def _import_harness():
-    """Imports harness.py; works around a defect in its current text.
-
-    In harness.Ferry the method `signal` is defined before `stop(self,
-    sig=signal.SIGTERM, ...)`, so inside the class body `signal` names the method and the
-    module fails to import (AttributeError). Until harness.py is fixed, load its source
-    with that one default spelled through the signal module. Remove this shim then.
-    """
-    try:
-        import harness as module
-        return module
-    except AttributeError:
-        sys.modules.pop("harness", None)
-    import importlib.util
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
-    with open(path) as f:
-        source = f.read()
-    source = source.replace("sig=signal.SIGTERM", "sig=__import__('signal').SIGTERM")
-    spec = importlib.util.spec_from_loader("harness", loader=None, origin=path)
-    module = importlib.util.module_from_spec(spec)
-    module.__file__ = path
-    sys.modules["harness"] = module
-    exec(compile(source, path, "exec"), module.__dict__)
-    return module
-
-
-harness = _import_harness()
+import harness  # noqa: E402
 
 NGINX_BIN = os.environ.get("NGINX_BINARY", "/usr/sbin/nginx")
 
@@ -372,7 +347,6 @@ def error_page_problem(reply, page=None):
     `page` is HEADER_TOO_LARGE for nginx's 494 page (sent as 400 with its own title).
     The server token in the tail may carry a version ("nginx/1.31.5", "ferry/0.1").
     """
-    import re
     code = reply.status
     reason = REASONS[code]
     title = f"{code} {page}" if page else f"{code} {reason}"

@@ -140,6 +140,34 @@ def lingering(pool):
     return pool.get(rc.LINGERING_HTTP)
 
 
+# Requests nginx accepts and llhttp 8.1 (Debian's node-llhttp, which ferry parses with)
+# refuses even with its lenient header mode: ferry answers 400 to them. Known deviations,
+# kept as strict xfails so that a parser change that fixes one is noticed.
+LLHTTP_STRICTER = {
+    "line without colon is a header with an empty value",
+    "extra CR before CRLF is tolerated",
+    "@ in a name is ignored",
+    "parentheses in a name are ignored",
+    "UTF-8 in a name is ignored",
+    "absolute form with an odd scheme",
+    "unknown method",
+    "unknown method with underscore",
+    "long unknown method",
+    "space after the version",
+    "HTTP/1.10",
+    "HTTP/1.999",
+    "HTTP/0.9 GET",
+    "HTTP/0.9 POST",
+    "bytes >= 0x80 in the URI",
+}
+
+
+def mark_known_deviation(request, case):
+    if case.name in LLHTTP_STRICTER and not rc.compare_mode():
+        request.applymarker(pytest.mark.xfail(
+            strict=True, reason="llhttp 8.1 refuses this request; nginx accepts it"))
+
+
 def skip_if_differs(case):
     if rc.compare_mode() and case.differs:
         pytest.skip(f"nginx 1.22 differs from 1.31: {case.differs}")
@@ -229,8 +257,9 @@ def check_case(port, case):
 # The table.
 
 @pytest.mark.parametrize("case", rc.ALL_CASES, ids=lambda c: c.name)
-def test_bad_input_table(main, case):
+def test_bad_input_table(request, main, case):
     skip_if_differs(case)
+    mark_known_deviation(request, case)
     with main.checked():
         check_case(main.port, case)
 

@@ -11,7 +11,7 @@ using ferry::http::wire_status;
 TEST_CASE("status: reason phrases", "[http][status]") {
     CHECK(reason_phrase(200) == "OK");
     CHECK(reason_phrase(404) == "Not Found");
-    CHECK(reason_phrase(413) == "Content Too Large");
+    CHECK(reason_phrase(413) == "Request Entity Too Large");
     CHECK(reason_phrase(502) == "Bad Gateway");
     CHECK(reason_phrase(101) == "Switching Protocols");
     CHECK(reason_phrase(299).empty());
@@ -31,7 +31,7 @@ TEST_CASE("status: ferry's own 4xx codes go out as 400", "[http][status]") {
 TEST_CASE("status: status lines", "[http][status]") {
     CHECK(status_line(200) == "HTTP/1.1 200 OK\r\n");
     CHECK(status_line(301) == "HTTP/1.1 301 Moved Permanently\r\n");
-    CHECK(status_line(504) == "HTTP/1.1 504 Gateway Timeout\r\n");
+    CHECK(status_line(504) == "HTTP/1.1 504 Gateway Time-out\r\n");
     CHECK(status_line(299).empty());
 }
 

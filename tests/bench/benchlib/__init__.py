@@ -1,0 +1,1 @@
+"""Modules of tests/bench/run."""
