@@ -92,10 +92,12 @@ void EventLoop::run_posted() {
 }
 
 void EventLoop::run_deferred() {
+    // Swap with a kept vector rather than moving out, so neither loses its capacity:
+    // deferring work allocates nothing once warm.
     while (!deferred_.empty()) {
-        auto batch = std::move(deferred_);
-        deferred_.clear();
-        for (auto& fn : batch) fn();
+        deferred_running_.swap(deferred_);
+        for (auto& fn : deferred_running_) fn();
+        deferred_running_.clear();
     }
     graveyard_.clear();
 }
@@ -116,9 +118,9 @@ void EventLoop::run() {
             static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
         }
         if (!soon_.empty()) {
-            auto batch = std::move(soon_);
-            soon_.clear();
-            for (auto& fn : batch) fn();
+            soon_running_.swap(soon_);
+            for (auto& fn : soon_running_) fn();
+            soon_running_.clear();
         }
         timers_.expire(now_ms_);
         run_deferred();

@@ -94,7 +94,9 @@ private:
     std::thread::id owner_;
     std::vector<std::unique_ptr<Deferred>> graveyard_;
     std::vector<std::function<void()>> deferred_;
+    std::vector<std::function<void()>> deferred_running_;
     std::vector<std::function<void()>> soon_;
+    std::vector<std::function<void()>> soon_running_;
     std::function<void()> idle_hook_;
 
     std::mutex posted_mutex_;  // guards posted_; taken only by post() and run_posted()

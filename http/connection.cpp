@@ -305,6 +305,27 @@ void ClientConnection::resume_body() {
     if (body_state_ == BodyState::reading && !body_pending()) read_body();
 }
 
+// A chunked body has no length up front: client_max_body_size is checked as it
+// arrives (nginx: "client intended to send too large chunked body").
+bool ClientConnection::chunked_body_too_large() {
+    uint64_t limit = loc().client_max_body_size;
+    if (!req_.chunked || limit == 0) return false;
+    for (const BodySpan& s : reader_.spans()) req_.body_decoded += s.length;
+    if (req_.body_decoded <= limit) return false;
+    log_error(conf::LogLevel::error,
+              fmt::format("client intended to send too large chunked body: {} bytes",
+                          req_.body_decoded));
+    if (proxy_ && proxy_->response_started()) {
+        abort_response();
+        return true;
+    }
+    drop_proxy();
+    body_state_ = BodyState::none;
+    keepalive_ = false;
+    send_simple(413, {}, true);
+    return true;
+}
+
 void ClientConnection::discard_body_spans() {
     span_index_ = reader_.spans().size();
     span_offset_ = 0;
@@ -349,6 +370,7 @@ void ClientConnection::read_body() {
                         reader_.clear_spans();
                         continue;
                     }
+                    if (chunked_body_too_large()) return;
                     if (proxy_) proxy_->on_body_available();
                     return;
                 default:
@@ -619,7 +641,9 @@ bool ClientConnection::will_keep_alive() const {
 namespace ferry::http {
 
 void ClientConnection::drop_proxy() {
-    if (proxy_) worker_.loop().defer_delete(std::move(proxy_));
+    if (!proxy_) return;
+    proxy_->on_client_failed();  // a no-op once the session finished; else it stops it
+    worker_.release_session(std::move(proxy_));
 }
 
 }  // namespace ferry::http

@@ -113,6 +113,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     void read_body();
     void feed_body();
     void discard_body_spans();
+    bool chunked_body_too_large();
     void finish_request();
     void next_request();
     void send_simple(int status, std::string_view location, bool close_after);

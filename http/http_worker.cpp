@@ -4,6 +4,7 @@
 
 #include "http/connection.h"
 #include "http/http_date.h"
+#include "http/proxy.h"
 
 namespace ferry::http {
 
@@ -19,6 +20,8 @@ HttpWorker::HttpWorker(core::Worker& worker, std::shared_ptr<const Runtime> runt
 HttpWorker::~HttpWorker() {
     on_terminate();
     access_log_.flush();
+    releasing_.clear();
+    sessions_.clear();
 }
 
 uint64_t HttpWorker::next_connection_number() {
@@ -38,6 +41,9 @@ TimeCache& HttpWorker::times() {
 
 void HttpWorker::on_accept(core::UniqueFd fd, const core::SockAddr& peer, int tag) {
     if (static_cast<size_t>(tag) >= runtime_->addresses().size()) return;
+    // Responses are written whole; small ones must not wait for delayed ACKs (nginx's
+    // tcp_nodelay on).
+    if (peer.family() != AF_UNIX) core::set_nodelay(fd.get());
     auto stream = std::make_unique<core::PlainStream>(std::move(fd));
     auto* c = new ClientConnection(*this, std::move(stream), peer, tag, next_connection_number());
     c->next = clients_;
@@ -70,6 +76,30 @@ void HttpWorker::on_quit() {
 void HttpWorker::on_terminate() {
     while (clients_) clients_->terminate();
     tunnels_.close_all();
+}
+
+namespace {
+constexpr size_t kPooledSessions = 256;
+}
+
+std::unique_ptr<ProxySession> HttpWorker::acquire_session() {
+    if (sessions_.empty()) return std::make_unique<ProxySession>(*this);
+    std::unique_ptr<ProxySession> s = std::move(sessions_.back());
+    sessions_.pop_back();
+    return s;
+}
+
+void HttpWorker::release_session(std::unique_ptr<ProxySession> session) {
+    if (releasing_.empty()) {
+        worker_.loop().defer([this] {
+            for (auto& s : releasing_) {
+                s->reset();
+                if (sessions_.size() < kPooledSessions) sessions_.push_back(std::move(s));
+            }
+            releasing_.clear();
+        });
+    }
+    releasing_.push_back(std::move(session));
 }
 
 void HttpWorker::set_runtime(std::shared_ptr<const Runtime> runtime) {

@@ -19,6 +19,7 @@
 namespace ferry::http {
 
 class ClientConnection;
+class ProxySession;
 class TimeCache;
 
 class HttpWorker final : public core::WorkerApp {
@@ -45,6 +46,12 @@ class HttpWorker final : public core::WorkerApp {
     // This thread's formatted times, refreshed to the loop's clock.
     TimeCache& times();
 
+    // Proxy sessions come from a pool so that their buffers and strings are reused: a
+    // warmed-up worker proxies without allocating. A released session may be the
+    // caller, so it is reset and pooled only after this loop iteration.
+    std::unique_ptr<ProxySession> acquire_session();
+    void release_session(std::unique_ptr<ProxySession> session);
+
     // A connection closed: unlink it and free it after this iteration. Its
     // worker_connections slot is released unless a tunnel took it over.
     void remove(ClientConnection* c, bool release_slot = true);
@@ -61,6 +68,8 @@ class HttpWorker final : public core::WorkerApp {
     tunnel::TunnelManager tunnels_;
     UpstreamPools upstreams_;
     AccessLogWriter access_log_;
+    std::vector<std::unique_ptr<ProxySession>> sessions_;   // ready for reuse
+    std::vector<std::unique_ptr<ProxySession>> releasing_;  // reset at iteration end
     ClientConnection* clients_ = nullptr;
     size_t client_count_ = 0;
     bool quitting_ = false;

@@ -20,6 +20,7 @@ class OutQueue {
     void append(std::string_view s) { own_.append(s); }
     void borrow(std::string_view s) { borrowed_ = s; }
     bool drained() const { return own_.empty() && borrowed_.empty(); }
+    bool has_borrowed() const { return !borrowed_.empty(); }
     size_t pending() const { return own_.readable_size() + borrowed_.size(); }
 
     enum class Result : uint8_t { drained, blocked, failed };

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -34,43 +35,61 @@ bool idempotent(uint8_t method) {
 }
 }  // namespace
 
-ProxySession::ProxySession(ClientConnection& client)
-    : c_(client),
-      w_(client.worker()),
-      rt_(client.worker().runtime()),
-      loc_(*client.request().location),
-      conf_(client.request().location->proxy),
-      req_out_(&client.worker().buffers()),
-      in_(&client.worker().buffers()) {
+ProxySession::ProxySession(HttpWorker& worker)
+    : w_(worker), req_out_(&worker.buffers()), in_(&worker.buffers()) {
     read_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_read_timeout>(), this);
     write_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_write_timeout>(),
                               this);
 }
 
-ProxySession::~ProxySession() {
+ProxySession::~ProxySession() { reset(); }
+
+void ProxySession::bind(ClientConnection& client) {
+    c_ = &client;
+    rt_ = client.worker().runtime();
+    loc_ = client.request().location;
+    conf_ = &loc_->proxy;
+}
+
+// Forgets the request; strings and buffers keep their capacity for the next one.
+void ProxySession::reset() {
     w_.loop().timers().cancel(read_timer_);
     w_.loop().timers().cancel(write_timer_);
-    if (up_ && up_->stream) w_.loop().remove(up_->stream->fd());
+    retire(w_.loop(), std::move(up_));
+    c_ = nullptr;
+    loc_ = nullptr;
+    conf_ = nullptr;
+    rt_.reset();
+    group_ = -1;
+    adhoc_ = Peer{};
+    uri_.clear();
+    choice_ = PeerChoice{};
+    tried_.clear();
+    tried_backup_.clear();
+    head_copy_.clear();
+    req_out_.clear();
+    in_.release();
+    s_ = State{};
 }
 
 void ProxySession::start() {
-    first_try_ms_ = w_.loop().now();
+    s_.first_try_ms = w_.loop().now();
     std::string error;
     if (!resolve_target(error)) {
-        c_.log_error(conf::LogLevel::error, error);
-        c_.respond_error(502);
+        c_->log_error(conf::LogLevel::error, error);
+        c_->respond_error(502);
         return;
     }
-    Request& r = c_.request();
+    Request& r = c_->request();
     const UpstreamGroup* g = group_ >= 0 ? &rt_->upstream(group_) : nullptr;
     r.proxy_host = g ? g->host : adhoc_.name;
     r.proxy_port = g ? g->port : std::to_string(adhoc_.addr.port());
-    if (c_.request().chunked && conf_.http_version == 10) {
+    if (c_->request().chunked && conf_->http_version == 10) {
         // Without buffering the whole body there is no length to send an HTTP/1.0
         // upstream.
-        c_.log_error(conf::LogLevel::error,
+        c_->log_error(conf::LogLevel::error,
                      "chunked request body needs proxy_http_version 1.1");
-        c_.respond_error(411);
+        c_->respond_error(411);
         return;
     }
     build_request_head();
@@ -79,15 +98,15 @@ void ProxySession::start() {
 
 // Finds the upstream group (or address) and the URI to send.
 bool ProxySession::resolve_target(std::string& error) {
-    const conf::ProxyPass& pass = *loc_.proxy_pass;
-    Request& r = c_.request();
+    const conf::ProxyPass& pass = *loc_->proxy_pass;
+    Request& r = c_->request();
     if (!pass.has_variables) {
         group_ = pass.upstream;
         ProxyUriInput in;
-        bool prefix = loc_.match == conf::LocationConf::Match::prefix ||
-                      loc_.match == conf::LocationConf::Match::exact ||
-                      loc_.match == conf::LocationConf::Match::prefix_no_regex;
-        if (prefix) in.location = loc_.pattern;
+        bool prefix = loc_->match == conf::LocationConf::Match::prefix ||
+                      loc_->match == conf::LocationConf::Match::exact ||
+                      loc_->match == conf::LocationConf::Match::prefix_no_regex;
+        if (prefix) in.location = loc_->pattern;
         if (pass.uri) in.uri_part = *pass.uri;
         in.uri = r.uri;
         in.args = r.args;
@@ -100,7 +119,7 @@ bool ProxySession::resolve_target(std::string& error) {
     }
     // proxy_pass with variables: the value names an upstream block or an address.
     std::string url;
-    RequestVars vars(c_);
+    RequestVars vars(*c_);
     pass.url.evaluate(vars, url);
     std::string_view rest = url;
     uint16_t default_port = 80;
@@ -145,7 +164,7 @@ bool ProxySession::resolve_target(std::string& error) {
 }
 
 void ProxySession::connect_next() {
-    phase_ = Phase::connecting;
+    s_.phase = Phase::connecting;
     const Peer* peer = nullptr;
     if (group_ >= 0) {
         choice_ = w_.upstreams().pick(*rt_, group_, tried_, tried_backup_);
@@ -154,37 +173,37 @@ void ProxySession::connect_next() {
             w_.upstreams().forgive(*rt_, group_);
             log_upstream_error(conf::LogLevel::error, "no live upstreams while connecting to upstream");
             record_upstream(502);
-            c_.respond_error(502);
+            c_->respond_error(502);
             return;
         }
     } else {
-        if (tries_ > 0) {
-            c_.respond_error(502);
+        if (s_.tries > 0) {
+            c_->respond_error(502);
             return;
         }
         peer = &adhoc_;
         choice_ = {};
         choice_.peer = peer;
     }
-    ++tries_;
-    connect_start_ms_ = w_.loop().now();
-    connect_ms_ = -1;
-    header_ms_ = -1;
-    Request& r = c_.request();
+    ++s_.tries;
+    s_.connect_start_ms = w_.loop().now();
+    s_.connect_ms = -1;
+    s_.header_ms = -1;
+    Request& r = c_->request();
     if (!r.upstream_addr.empty()) r.upstream_addr += ", ";
     r.upstream_addr += peer->name;
 
     // A pooled connection is only for plain HTTP/1.1 requests that do not upgrade.
-    if (group_ >= 0 && !retried_stale_ && !(r.upgrade && sent_upgrade_)) {
+    if (group_ >= 0 && !s_.retried_stale && !(r.upgrade && s_.sent_upgrade)) {
         up_ = w_.upstreams().take_idle(group_, peer);
     }
-    reused_ = static_cast<bool>(up_);
+    s_.reused = static_cast<bool>(up_);
     if (!up_) {
         if (!w_.core().take_connection()) {
             log_upstream_error(conf::LogLevel::alert,
                                "worker_connections are not enough while connecting to upstream");
             record_upstream(502);
-            c_.respond_error(502);
+            c_->respond_error(502);
             return;
         }
         bool in_progress = false;
@@ -203,24 +222,25 @@ void ProxySession::connect_next() {
         up_->peer = peer;
         up_->created_ms = w_.loop().now();
     }
-    w_.loop().add(up_->stream->fd(), kEvents, this);
-    readable_ = false;
-    writable_ = false;
-    if (reused_) {
-        readable_ = writable_ = true;
+    up_->handler = this;
+    s_.readable = false;
+    s_.writable = false;
+    if (!s_.reused) w_.loop().add(up_->stream->fd(), kEvents, up_.get());
+    if (s_.reused) {
+        s_.readable = s_.writable = true;
         on_connected();
         return;
     }
-    w_.loop().timers().arm(write_timer_, w_.loop().now(), conf_.connect_timeout);
+    w_.loop().timers().arm(write_timer_, w_.loop().now(), conf_->connect_timeout);
 }
 
 void ProxySession::on_connected() {
-    connect_ms_ = w_.loop().now() - connect_start_ms_;
+    s_.connect_ms = w_.loop().now() - s_.connect_start_ms;
     w_.loop().timers().cancel(write_timer_);
-    phase_ = Phase::sending;
-    if (up_->peer->addr.family() != AF_UNIX) core::set_nodelay(up_->stream->fd());
+    s_.phase = Phase::sending;
+    if (!s_.reused && up_->peer->addr.family() != AF_UNIX) core::set_nodelay(up_->stream->fd());
     ++up_->requests;
-    if (c_.request().content_length > 0 || c_.request().chunked) c_.continue_if_expected();
+    if (c_->request().content_length > 0 || c_->request().chunked) c_->continue_if_expected();
     in_.clear();
     head_reader_.begin(0);
     send_request();
@@ -228,10 +248,10 @@ void ProxySession::on_connected() {
 
 void ProxySession::on_io(uint32_t events) {
     if (!up_) return;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
-    if (phase_ == Phase::connecting) {
-        if (!writable_) return;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s_.readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s_.writable = true;
+    if (s_.phase == Phase::connecting) {
+        if (!s_.writable) return;
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(up_->stream->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
@@ -243,23 +263,23 @@ void ProxySession::on_io(uint32_t events) {
         return;
     }
     // Either half may end the session (and free it); each checks what it needs.
-    if (writable_ && phase_ == Phase::sending) send_request();
-    if (up_ && readable_ && (phase_ == Phase::sending || phase_ == Phase::head)) read_response();
-    else if (up_ && readable_ && phase_ == Phase::body) relay_body();
+    if (s_.writable && s_.phase == Phase::sending) send_request();
+    if (up_ && s_.readable && (s_.phase == Phase::sending || s_.phase == Phase::head)) read_response();
+    else if (up_ && s_.readable && s_.phase == Phase::body) relay_body();
 }
 
 bool ProxySession::can_retry(Failure kind) const {
-    if (response_started_ || body_started_) return false;
-    uint16_t mask = conf_.next_upstream;
+    if (s_.response_started || s_.body_started) return false;
+    uint16_t mask = conf_->next_upstream;
     if (mask & conf::nu_off) return false;
-    if (!idempotent(c_.request().method_id) && !(mask & conf::nu_non_idempotent)) return false;
+    if (!idempotent(c_->request().method_id) && !(mask & conf::nu_non_idempotent)) return false;
     if (kind == Failure::error && !(mask & conf::nu_error)) return false;
     if (kind == Failure::timeout && !(mask & conf::nu_timeout)) return false;
     if (kind == Failure::invalid_header && !(mask & conf::nu_invalid_header)) return false;
     if (kind == Failure::upgrade_refused) return false;
-    if (conf_.next_upstream_tries && tries_ >= conf_.next_upstream_tries) return false;
-    if (conf_.next_upstream_timeout &&
-        w_.loop().now() - first_try_ms_ >= conf_.next_upstream_timeout) {
+    if (conf_->next_upstream_tries && s_.tries >= conf_->next_upstream_tries) return false;
+    if (conf_->next_upstream_timeout &&
+        w_.loop().now() - s_.first_try_ms >= conf_->next_upstream_timeout) {
         return false;
     }
     return true;
@@ -267,41 +287,51 @@ bool ProxySession::can_retry(Failure kind) const {
 
 void ProxySession::log_upstream_error(conf::LogLevel level, std::string_view message) {
     std::string line(message);
-    c_.log_error(level, line + (choice_.peer ? ", upstream: \"" + upstream_url() + "\"" : ""));
+    c_->log_error(level, line + (choice_.peer ? ", upstream: \"" + upstream_url() + "\"" : ""));
 }
 
 std::string ProxySession::upstream_url() const {
     const Peer* p = choice_.peer;
-    std::string scheme = loc_.proxy_pass->scheme == conf::ProxyPass::Scheme::https ? "https://"
+    std::string scheme = loc_->proxy_pass->scheme == conf::ProxyPass::Scheme::https ? "https://"
                                                                                   : "http://";
     return scheme + (p ? p->name : std::string()) + uri_;
 }
 
+// Appends this attempt to the $upstream_* lists ("a, b" across retries), writing
+// into the request's strings directly so that a warm connection allocates nothing.
 void ProxySession::record_upstream(int status) {
-    Request& r = c_.request();
-    auto add = [](std::string& field, const std::string& value) {
+    Request& r = c_->request();
+    auto next = [](std::string& field) -> std::string& {
         if (!field.empty()) field += ", ";
-        field += value;
+        return field;
     };
-    add(r.upstream_status, status ? std::to_string(status) : std::string("-"));
-    auto secs = [](int64_t ms) {
-        std::string s;
-        if (ms < 0) return std::string("-");
-        append_seconds(s, ms);
-        return s;
+    auto seconds = [](std::string& field, int64_t ms) {
+        if (ms < 0) {
+            field += '-';
+        } else {
+            append_seconds(field, ms);
+        }
     };
-    int64_t now = w_.loop().now();
-    add(r.upstream_connect_time, secs(connect_ms_));
-    add(r.upstream_header_time, secs(header_ms_));
-    add(r.upstream_response_time, secs(now - connect_start_ms_));
+    std::string& st = next(r.upstream_status);
+    if (status) {
+        char buf[8];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, status);
+        (void)ec;
+        st.append(buf, static_cast<size_t>(end - buf));
+    } else {
+        st += '-';
+    }
+    seconds(next(r.upstream_connect_time), s_.connect_ms);
+    seconds(next(r.upstream_header_time), s_.header_ms);
+    seconds(next(r.upstream_response_time), w_.loop().now() - s_.connect_start_ms);
 }
 
 // A failed attempt: count it against the peer, then try the next one or answer.
 void ProxySession::fail(Failure kind, int err, std::string_view what) {
-    const char* stage = phase_ == Phase::connecting ? "while connecting to upstream"
-                        : phase_ == Phase::sending  ? "while sending request to upstream"
+    const char* stage = s_.phase == Phase::connecting ? "while connecting to upstream"
+                        : s_.phase == Phase::sending  ? "while sending request to upstream"
                                                     : "while reading response header from upstream";
-    bool stale = reused_ && !response_started_ && status_ == 0 && !body_started_ &&
+    bool stale = s_.reused && !s_.response_started && s_.status == 0 && !s_.body_started &&
                  kind == Failure::error;
     std::string msg = err ? fmt::format("{} {} {}", what, core::errno_text(err), stage)
                           : fmt::format("{} {}", what, stage);
@@ -312,14 +342,14 @@ void ProxySession::fail(Failure kind, int err, std::string_view what) {
     if (stale) {
         // A kept-alive connection the upstream had closed: one fresh attempt to the same
         // peer, which is not counted as a failure.
-        retried_stale_ = true;
+        s_.retried_stale = true;
         if (group_ >= 0 && choice_.index >= 0) {
             (choice_.backup ? tried_backup_ : tried_)[choice_.index] = false;
         }
-        Request& r = c_.request();
+        Request& r = c_->request();
         size_t comma = r.upstream_addr.rfind(", ");
         r.upstream_addr.resize(comma == std::string::npos ? 0 : comma);
-        --tries_;
+        --s_.tries;
         connect_next();
         return;
     }
@@ -332,40 +362,41 @@ void ProxySession::fail(Failure kind, int err, std::string_view what) {
         connect_next();
         return;
     }
-    if (response_started_) {
-        c_.abort_response();
+    if (s_.response_started) {
+        c_->abort_response();
         return;
     }
-    c_.respond_error(status);
+    c_->respond_error(status);
 }
 
 void ProxySession::close_upstream(bool reusable) {
     w_.loop().timers().cancel(read_timer_);
     w_.loop().timers().cancel(write_timer_);
     if (!up_) return;
-    w_.loop().remove(up_->stream->fd());
+    up_->handler = nullptr;
     if (reusable && group_ >= 0) {
-        w_.upstreams().put_idle(std::move(up_));
+        w_.upstreams().put_idle(std::move(up_));  // stays registered, events go to the pool
+    } else {
+        retire(w_.loop(), std::move(up_));
     }
-    up_.reset();
     req_out_.clear();
-    borrowed_ = 0;
+    s_.borrowed = 0;
 }
 
 // The response was relayed completely.
 void ProxySession::finish() {
-    phase_ = Phase::done;
-    Request& r = c_.request();
-    record_upstream(status_);
+    s_.phase = Phase::done;
+    Request& r = c_->request();
+    record_upstream(s_.status);
     if (group_ >= 0) w_.upstreams().succeeded(*rt_, group_, choice_);
-    bool reusable = upstream_keepalive_ && request_sent_ && !upstream_eof_ && in_.empty();
+    bool reusable = s_.upstream_keepalive && s_.request_sent && !s_.upstream_eof && in_.empty();
     close_upstream(reusable);
     (void)r;
-    c_.response_done(framing_ != Framing::close || client_chunked_);
+    c_->response_done(s_.framing != Framing::close || s_.client_chunked);
 }
 
 void ProxySession::on_client_failed() {
-    phase_ = Phase::done;
+    s_.phase = Phase::done;
     close_upstream(false);
 }
 
@@ -374,14 +405,14 @@ void ProxySession::on_client_failed() {
 // gives up on the upstream if so.
 void ProxySession::on_client_maybe_closed() {
     char byte;
-    ssize_t n = recv(c_.stream().fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(c_->stream().fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        c_.log_error(conf::LogLevel::info, "client prematurely closed connection");
-        c_.request().status = 499;
-        if (!c_.request().upstream_addr.empty()) record_upstream(0);
+        c_->log_error(conf::LogLevel::info, "client prematurely closed connection");
+        c_->request().status = 499;
+        if (!c_->request().upstream_addr.empty()) record_upstream(0);
         close_upstream(false);
-        phase_ = Phase::done;
-        c_.abort_response();
+        s_.phase = Phase::done;
+        c_->abort_response();
     }
 }
 

@@ -30,12 +30,16 @@ class HttpWorker;
 
 class ProxySession final : public core::Deferred, public core::IoHandler {
 public:
-    explicit ProxySession(ClientConnection& client);
+    explicit ProxySession(HttpWorker& worker);
     ~ProxySession() override;
     ProxySession(const ProxySession&) = delete;
     ProxySession& operator=(const ProxySession&) = delete;
 
+    // Sessions are reused (HttpWorker keeps a pool): bind() ties one to a connection's
+    // routed request, start() runs it, reset() makes it ready for another.
+    void bind(ClientConnection& client);
     void start();
+    void reset();
     void on_io(uint32_t events) override;
 
     // Events from the client connection.
@@ -44,6 +48,7 @@ public:
     void on_client_failed();        // the client connection is going away
     void on_client_maybe_closed();  // EPOLLRDHUP while waiting on the upstream
     void append_response_header(bool upstream, std::string_view name, std::string& out);
+    bool response_started() const { return s_.response_started; }
 
 private:
     enum class Phase : uint8_t { connecting, sending, head, body, done };
@@ -80,63 +85,62 @@ private:
     void on_read_timeout();
     void on_write_timeout();
 
-    ClientConnection& c_;
     HttpWorker& w_;
+    ClientConnection* c_ = nullptr;
     std::shared_ptr<const Runtime> rt_;
-    const conf::LocationConf& loc_;
-    const conf::ProxyConf& conf_;
+    const conf::LocationConf* loc_ = nullptr;
+    const conf::ProxyConf* conf_ = nullptr;
 
-    // where to
-    int group_ = -1;              // upstream group, or -1 for adhoc_
-    Peer adhoc_;                  // proxy_pass with variables naming an address
-    std::string uri_;             // the URI sent upstream
-    PeerChoice choice_;
+    // Kept across requests for their capacity (cleared by reset()).
+    Peer adhoc_;                    // proxy_pass with variables naming an address
+    std::string uri_;               // the URI sent upstream
     std::vector<bool> tried_;
     std::vector<bool> tried_backup_;
-    int tries_ = 0;
-    int64_t first_try_ms_ = 0;
-    std::unique_ptr<UpstreamConn> up_;
-    bool reused_ = false;
-    bool retried_stale_ = false;
-
-    // request toward the upstream
-    OutQueue req_out_;
-    size_t borrowed_ = 0;          // body bytes lent to req_out_ from the client buffer
-    bool body_chunked_ = false;    // re-chunking a chunked request body
-    bool chunk_open_ = false;      // a chunk's data was sent without its CRLF yet
-    bool last_chunk_sent_ = false;
-    bool body_started_ = false;    // some body byte went upstream: no retry possible
-    bool request_sent_ = false;
-    bool sent_upgrade_ = false;    // the upstream request carried Upgrade
-
-    // response from the upstream
-    core::Buffer in_;
+    std::string head_copy_;         // the response head, for $upstream_http_*
+    OutQueue req_out_;              // the request toward the upstream
+    core::Buffer in_;               // the response from the upstream
     ResponseReader head_reader_;
-    size_t parsed_head_ = 0;       // bytes of the current head parsed so far
-    std::string head_copy_;        // the response head, for $upstream_http_*
-    bool chunk_crlf_due_ = false;  // re-chunking: the last chunk's CRLF is not sent yet
-    Framing framing_ = Framing::none;
-    bool client_chunked_ = false;  // re-framing a close-delimited body as chunked
-    bool chunk_pass_ = false;      // passing chunked framing through unchanged
-    uint64_t remaining_ = 0;       // for Framing::length
     ChunkedDecoder decoder_;
-    size_t pending_consume_ = 0;   // bytes of in_ lent to the client queue
-    bool upstream_eof_ = false;
-    bool body_done_ = false;
-    bool response_started_ = false;
-    bool upstream_keepalive_ = false;
-    bool in_relay_ = false;
-    bool in_send_ = false;
-    int status_ = 0;
-
-    Phase phase_ = Phase::connecting;
-    bool readable_ = false;
-    bool writable_ = false;
+    std::unique_ptr<UpstreamConn> up_;
+    PeerChoice choice_;
+    int group_ = -1;                // upstream group, or -1 for adhoc_
     core::Timer read_timer_;
     core::Timer write_timer_;
-    int64_t connect_start_ms_ = 0;
-    int64_t connect_ms_ = -1;
-    int64_t header_ms_ = -1;
+
+    // Everything else about one request, reset at once.
+    struct State {
+        int tries = 0;
+        int64_t first_try_ms = 0;
+        bool reused = false;
+        bool retried_stale = false;
+        size_t borrowed = 0;          // body bytes lent to req_out_ from the client buffer
+        bool body_chunked = false;    // re-chunking a chunked request body
+        bool chunk_open = false;      // a chunk's data was sent without its CRLF yet
+        bool last_chunk_sent = false;
+        bool body_started = false;    // some body byte went upstream: no retry possible
+        bool request_sent = false;
+        bool sent_upgrade = false;    // the upstream request carried Upgrade
+        size_t parsed_head = 0;       // bytes of the current head parsed so far
+        bool chunk_crlf_due = false;  // re-chunking: the last chunk's CRLF is not sent yet
+        Framing framing = Framing::none;
+        bool client_chunked = false;  // re-framing a close-delimited body as chunked
+        bool chunk_pass = false;      // passing chunked framing through unchanged
+        uint64_t remaining = 0;       // for Framing::length
+        size_t pending_consume = 0;   // bytes of in_ lent to the client queue
+        bool upstream_eof = false;
+        bool body_done = false;
+        bool response_started = false;
+        bool upstream_keepalive = false;
+        bool in_relay = false;
+        bool in_send = false;
+        int status = 0;
+        Phase phase = Phase::connecting;
+        bool readable = false;
+        bool writable = false;
+        int64_t connect_start_ms = 0;
+        int64_t connect_ms = -1;
+        int64_t header_ms = -1;
+    } s_;
 };
 
 }  // namespace ferry::http

@@ -43,18 +43,18 @@ void append_header(core::Buffer& out, std::string_view name, std::string_view va
 }  // namespace
 
 void ProxySession::build_request_head() {
-    Request& r = c_.request();
+    Request& r = c_->request();
     core::Buffer& out = req_out_.own();
     out.clear();
     out.append(r.method);
     out.append(" ");
     out.append(uri_);
-    out.append(conf_.http_version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+    out.append(conf_->http_version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
 
-    const std::vector<conf::HeaderRule>* rules = conf_.set_headers.get();
-    RequestVars vars(c_);
+    const std::vector<conf::HeaderRule>* rules = conf_->set_headers.get();
+    RequestVars vars(*c_);
     thread_local std::string value;
-    sent_upgrade_ = false;
+    s_.sent_upgrade = false;
     if (!named_in("host", rules)) append_header(out, "Host", r.proxy_host);
     if (rules) {
         for (const conf::HeaderRule& rule : *rules) {
@@ -62,7 +62,7 @@ void ProxySession::build_request_head() {
             rule.value.evaluate(vars, value);
             if (value.empty()) continue;  // an empty value means "do not send"
             append_header(out, rule.name, value);
-            if (equals_ignore_case(rule.name, "upgrade")) sent_upgrade_ = true;
+            if (equals_ignore_case(rule.name, "upgrade")) s_.sent_upgrade = true;
         }
     }
     for (const HeaderField& h : r.headers) {
@@ -74,10 +74,10 @@ void ProxySession::build_request_head() {
         if (named_in(h.name, rules) || named_in_connection(r, h.name)) continue;
         append_header(out, h.name, h.value);
     }
-    body_chunked_ = false;
+    s_.body_chunked = false;
     if (r.chunked) {
         out.append("Transfer-Encoding: chunked\r\n");
-        body_chunked_ = true;
+        s_.body_chunked = true;
     } else if (r.content_length >= 0 &&
                (r.content_length > 0 || r.method_id == HTTP_POST || r.method_id == HTTP_PUT ||
                 r.method_id == HTTP_PATCH)) {
@@ -91,30 +91,32 @@ void ProxySession::build_request_head() {
 // Queues the next piece of the request body in req_out_. Returns false when nothing
 // can be queued now.
 bool ProxySession::next_body_piece() {
-    std::string_view span = c_.next_body_span();
+    std::string_view span = c_->next_body_span();
     if (!span.empty()) {
-        if (body_chunked_) {
+        if (s_.body_chunked) {
             char header[max_chunk_header_size + 2];
             size_t n = 0;
-            if (chunk_open_) {
+            if (s_.chunk_open) {
                 header[n++] = '\r';
                 header[n++] = '\n';
             }
             n += write_chunk_header(span.size(), header + n);
             req_out_.append(std::string_view(header, n));
-            chunk_open_ = true;
+            s_.chunk_open = true;
         }
         req_out_.borrow(span);
-        borrowed_ = span.size();
-        body_started_ = true;
+        s_.borrowed = span.size();
+        s_.body_started = true;
         return true;
     }
-    if (c_.body_complete() || c_.request().content_length <= 0) {
-        if (body_chunked_ && !last_chunk_sent_) {
-            if (chunk_open_) req_out_.append(chunk_end);
+    const Request& r = c_->request();
+    bool has_body = r.content_length > 0 || r.chunked;
+    if (c_->body_complete() || !has_body) {
+        if (s_.body_chunked && !s_.last_chunk_sent) {
+            if (s_.chunk_open) req_out_.append(chunk_end);
             req_out_.append(last_chunk);
-            chunk_open_ = false;
-            last_chunk_sent_ = true;
+            s_.chunk_open = false;
+            s_.last_chunk_sent = true;
             return true;
         }
     }
@@ -124,51 +126,51 @@ bool ProxySession::next_body_piece() {
 // Writes the head and then the body as it arrives, until the request is sent or the
 // upstream stops taking bytes.
 void ProxySession::send_request() {
-    if (in_send_ || !up_ || phase_ == Phase::done) return;
-    in_send_ = true;
+    if (s_.in_send || !up_ || s_.phase == Phase::done) return;
+    s_.in_send = true;
     for (;;) {
-        if (!up_ || phase_ == Phase::done) break;  // the client went away meanwhile
+        if (!up_ || s_.phase == Phase::done) break;  // the client went away meanwhile
         int err = 0;
-        OutQueue::Result res = req_out_.flush(*up_->stream, c_.request().upstream_bytes_sent, err);
+        OutQueue::Result res = req_out_.flush(*up_->stream, c_->request().upstream_bytes_sent, err);
         if (res == OutQueue::Result::failed) {
-            in_send_ = false;
+            s_.in_send = false;
             fail(Failure::error, err, "writev() failed");
             return;
         }
         if (res == OutQueue::Result::blocked) {
-            writable_ = false;
-            w_.loop().timers().arm_lazily(write_timer_, w_.loop().now(), conf_.send_timeout);
-            in_send_ = false;
+            s_.writable = false;
+            w_.loop().timers().arm_lazily(write_timer_, w_.loop().now(), conf_->send_timeout);
+            s_.in_send = false;
             return;
         }
         w_.loop().timers().cancel(write_timer_);
-        if (borrowed_) {
-            c_.body_span_sent(borrowed_);
-            borrowed_ = 0;
+        if (s_.borrowed) {
+            c_->body_span_sent(s_.borrowed);
+            s_.borrowed = 0;
         }
         if (next_body_piece()) continue;
-        bool has_body = c_.request().content_length > 0 || c_.request().chunked;
-        if (!has_body || (c_.body_complete() && !c_.body_pending())) {
-            if (!request_sent_) {
-                request_sent_ = true;
-                if (phase_ == Phase::sending) phase_ = Phase::head;
-                w_.loop().timers().arm(read_timer_, w_.loop().now(), conf_.read_timeout);
+        bool has_body = c_->request().content_length > 0 || c_->request().chunked;
+        if (!has_body || (c_->body_complete() && !c_->body_pending())) {
+            if (!s_.request_sent) {
+                s_.request_sent = true;
+                if (s_.phase == Phase::sending) s_.phase = Phase::head;
+                w_.loop().timers().arm(read_timer_, w_.loop().now(), conf_->read_timeout);
             }
-            in_send_ = false;
+            s_.in_send = false;
             return;
         }
         // Read more body from the client. on_body_available() returns at once while
-        // in_send_ is set; this loop picks the new spans up instead (no recursion).
-        c_.resume_body();
-        if (c_.body_pending() || c_.body_complete()) continue;
+        // s_.in_send is set; this loop picks the new spans up instead (no recursion).
+        c_->resume_body();
+        if (c_->body_pending() || c_->body_complete()) continue;
         break;
     }
-    in_send_ = false;
+    s_.in_send = false;
 }
 
 void ProxySession::on_body_available() {
-    if (phase_ == Phase::sending || phase_ == Phase::head || phase_ == Phase::body) {
-        if (!request_sent_) send_request();
+    if (s_.phase == Phase::sending || s_.phase == Phase::head || s_.phase == Phase::body) {
+        if (!s_.request_sent) send_request();
     }
 }
 

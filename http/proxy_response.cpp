@@ -43,11 +43,11 @@ bool ProxySession::read_upstream(bool& eof) {
     core::IoResult r = up_->stream->read(in_.writable(), in_.writable_size());
     if (r.status == core::Io::ok) {
         in_.commit(r.n);
-        c_.request().upstream_bytes_received += r.n;
+        c_->request().upstream_bytes_received += r.n;
         return true;
     }
     if (r.status == core::Io::again) {
-        readable_ = false;
+        s_.readable = false;
         return false;
     }
     eof = true;
@@ -56,15 +56,15 @@ bool ProxySession::read_upstream(bool& eof) {
 }
 
 void ProxySession::read_response() {
-    if (!up_ || phase_ == Phase::done) return;
-    size_t head_max = conf_.buffer_size;
+    if (!up_ || s_.phase == Phase::done) return;
+    size_t head_max = conf_->buffer_size;
     for (;;) {
-        size_t parse_from = head_reader_.head_start() + parsed_head_;
+        size_t parse_from = head_reader_.head_start() + s_.parsed_head;
         if (parse_from < in_.end()) {
             size_t consumed = 0;
             ResponseReader::Event ev =
                 head_reader_.parse(in_.data(), parse_from, in_.end(), consumed);
-            parsed_head_ += consumed;
+            s_.parsed_head += consumed;
             if (ev == ResponseReader::Event::error) {
                 fail(Failure::invalid_header, 0,
                      fmt::format("upstream sent invalid header: \"{}\"", head_reader_.error()));
@@ -85,8 +85,8 @@ void ProxySession::read_response() {
                 fail(Failure::error, 0, "upstream prematurely closed connection");
                 return;
             }
-            if (!request_sent_) return;  // the send timer covers us meanwhile
-            w_.loop().timers().arm_lazily(read_timer_, w_.loop().now(), conf_.read_timeout);
+            if (!s_.request_sent) return;  // the send timer covers us meanwhile
+            w_.loop().timers().arm_lazily(read_timer_, w_.loop().now(), conf_->read_timeout);
             return;
         }
     }
@@ -98,15 +98,15 @@ void ProxySession::on_response_head() {
         // An interim response (100 Continue, 103 Early Hints): skip it, read the next.
         size_t next = head_reader_.head_end();
         head_reader_.begin(next);
-        parsed_head_ = 0;
+        s_.parsed_head = 0;
         read_response();
         return;
     }
-    status_ = status;
-    header_ms_ = w_.loop().now() - connect_start_ms_;
-    Request& r = c_.request();
+    s_.status = status;
+    s_.header_ms = w_.loop().now() - s_.connect_start_ms;
+    Request& r = c_->request();
     if (status == 101) {
-        if (!(r.upgrade && sent_upgrade_ && conf_.http_version == 11)) {
+        if (!(r.upgrade && s_.sent_upgrade && conf_->http_version == 11)) {
             fail(Failure::upgrade_refused, 0,
                  "upstream sent \"101 Switching Protocols\" to a request that did not ask to "
                  "upgrade");
@@ -148,45 +148,45 @@ void ProxySession::on_response_head() {
     }
     bool no_body = r.head_only || status == 204 || status == 304;
     if (no_body) {
-        framing_ = Framing::none;
+        s_.framing = Framing::none;
     } else if (chunked) {
-        framing_ = Framing::chunked;
+        s_.framing = Framing::chunked;
         decoder_ = ChunkedDecoder();
     } else if (length >= 0) {
-        framing_ = Framing::length;
-        remaining_ = static_cast<uint64_t>(length);
+        s_.framing = Framing::length;
+        s_.remaining = static_cast<uint64_t>(length);
     } else {
-        framing_ = Framing::close;
+        s_.framing = Framing::close;
     }
-    upstream_keepalive_ = !close && framing_ != Framing::close && conf_.http_version == 11 &&
+    s_.upstream_keepalive = !close && s_.framing != Framing::close && conf_->http_version == 11 &&
                           group_ >= 0 && !rt_->upstream(group_).conf->implicit;
     r.status = status;
     write_client_head();
-    phase_ = Phase::body;
-    response_started_ = true;
+    s_.phase = Phase::body;
+    s_.response_started = true;
     // Keep the head for $upstream_http_* (in_ is reused for the body), then start the
     // body with the bytes that came after the head.
     keep_head();
     in_.consume(head_reader_.head_end() - in_.start());
-    if (framing_ == Framing::none) body_done_ = true;
+    if (s_.framing == Framing::none) s_.body_done = true;
     relay_body();
 }
 
 void ProxySession::write_client_head() {
-    Request& r = c_.request();
-    core::Buffer& out = c_.out().own();
+    Request& r = c_->request();
+    core::Buffer& out = c_->out().own();
     bool http11_client = r.http_minor >= 1;
     // A body of unknown length goes to an HTTP/1.1 client chunked, so the connection
     // can be kept; an HTTP/1.0 client gets it until the close.
-    client_chunked_ = framing_ == Framing::close && http11_client;
-    chunk_pass_ = framing_ == Framing::chunked && http11_client;
-    bool keepalive = framing_ != Framing::close || client_chunked_;
-    if (framing_ == Framing::chunked && !http11_client) keepalive = false;
+    s_.client_chunked = s_.framing == Framing::close && http11_client;
+    s_.chunk_pass = s_.framing == Framing::chunked && http11_client;
+    bool keepalive = s_.framing != Framing::close || s_.client_chunked;
+    if (s_.framing == Framing::chunked && !http11_client) keepalive = false;
 
     out.append("HTTP/1.1 ");
-    append_number(out, static_cast<uint64_t>(status_));
+    append_number(out, static_cast<uint64_t>(s_.status));
     out.append(" ");
-    out.append(head_reader_.reason().empty() ? reason_phrase(status_) : head_reader_.reason());
+    out.append(head_reader_.reason().empty() ? reason_phrase(s_.status) : head_reader_.reason());
     out.append("\r\nServer: ");
     out.append(server_header());
     out.append("\r\nDate: ");
@@ -203,14 +203,14 @@ void ProxySession::write_client_head() {
                      info->id == KnownHeader::transfer_encoding)) {
             continue;
         }
-        if (hidden(conf_, h.name, info)) continue;
+        if (hidden(*conf_, h.name, info)) continue;
         if (!up_connection.empty() && has_token(up_connection, h.name)) continue;
         out.append(h.name);
         out.append(": ");
         out.append(h.value);
         out.append("\r\n");
     }
-    if (framing_ == Framing::length || (framing_ == Framing::none && r.head_only)) {
+    if (s_.framing == Framing::length || (s_.framing == Framing::none && r.head_only)) {
         for (const HeaderField& h : head_reader_.headers()) {
             if (equals_ignore_case(h.name, "content-length")) {
                 out.append("Content-Length: ");
@@ -220,10 +220,10 @@ void ProxySession::write_client_head() {
             }
         }
     }
-    if (chunk_pass_ || client_chunked_) out.append("Transfer-Encoding: chunked\r\n");
-    c_.append_add_headers(status_, out);
-    if (!keepalive) c_.set_no_keepalive();
-    out.append(keepalive && c_.will_keep_alive() ? "Connection: keep-alive\r\n\r\n"
+    if (s_.chunk_pass || s_.client_chunked) out.append("Transfer-Encoding: chunked\r\n");
+    c_->append_add_headers(s_.status, out);
+    if (!keepalive) c_->set_no_keepalive();
+    out.append(keepalive && c_->will_keep_alive() ? "Connection: keep-alive\r\n\r\n"
                                                  : "Connection: close\r\n\r\n");
     r.header_bytes = out.readable_size();
 }
@@ -231,25 +231,31 @@ void ProxySession::write_client_head() {
 // Moves body bytes from in_ to the client queue, reading the upstream when in_ is
 // empty, until the client stops taking bytes, the upstream has none, or the body ends.
 void ProxySession::relay_body() {
-    if (in_relay_ || phase_ != Phase::body) return;
-    in_relay_ = true;
+    if (s_.in_relay || s_.phase != Phase::body) return;
+    s_.in_relay = true;
     for (;;) {
-        if (!c_.out().drained()) {
-            c_.send_output();  // reports back via on_client_drained(), which loops here
-            if (phase_ != Phase::body || !c_.out().drained()) break;
+        // A piece lent to the client queue goes out with the bytes queued before it
+        // (the head, chunk framing) in one write; the next waits until it is written.
+        if (c_->out().has_borrowed()) {
+            c_->send_output();  // reports back via on_client_drained(), which loops here
+            if (s_.phase != Phase::body || !c_->out().drained()) break;
         }
-        if (pending_consume_) {
-            in_.consume(pending_consume_);
-            pending_consume_ = 0;
+        if (s_.pending_consume) {
+            in_.consume(s_.pending_consume);
+            s_.pending_consume = 0;
         }
-        if (body_done_) {
-            in_relay_ = false;
+        if (s_.body_done) {
+            if (!c_->out().drained()) {
+                c_->send_output();
+                if (s_.phase != Phase::body || !c_->out().drained()) break;
+            }
+            s_.in_relay = false;
             finish();
             return;
         }
         bool progressed = false;
         if (!next_relay_piece(progressed)) {
-            in_relay_ = false;
+            s_.in_relay = false;
             return;  // failed or finished
         }
         if (progressed) continue;
@@ -258,28 +264,33 @@ void ProxySession::relay_body() {
         if (!in_.empty()) in_.compact();
         if (read_upstream(eof)) continue;
         if (eof) {
-            upstream_eof_ = true;
-            if (framing_ == Framing::close) {
-                body_done_ = true;
-                if (client_chunked_) {
-                    if (chunk_crlf_due_) c_.out().append(chunk_end);
-                    c_.out().append(last_chunk);
+            s_.upstream_eof = true;
+            if (s_.framing == Framing::close) {
+                s_.body_done = true;
+                if (s_.client_chunked) {
+                    if (s_.chunk_crlf_due) c_->out().append(chunk_end);
+                    c_->out().append(last_chunk);
                 }
                 continue;
             }
-            in_relay_ = false;
+            s_.in_relay = false;
             log_upstream_error(conf::LogLevel::error,
                                "upstream prematurely closed connection while reading upstream");
-            record_upstream(status_);
+            record_upstream(s_.status);
             close_upstream(false);
-            phase_ = Phase::done;
-            c_.abort_response();
+            s_.phase = Phase::done;
+            c_->abort_response();
             return;
         }
-        w_.loop().timers().arm_lazily(read_timer_, w_.loop().now(), conf_.read_timeout);
+        // Nothing more for now: what is queued (the head) goes out meanwhile.
+        if (!c_->out().drained()) {
+            c_->send_output();
+            if (s_.phase != Phase::body) break;
+        }
+        w_.loop().timers().arm_lazily(read_timer_, w_.loop().now(), conf_->read_timeout);
         break;
     }
-    in_relay_ = false;
+    s_.in_relay = false;
 }
 
 // Queues the next piece of body from in_. `progressed` tells whether anything was
@@ -288,42 +299,42 @@ bool ProxySession::next_relay_piece(bool& progressed) {
     std::string_view avail = in_.view();
     progressed = false;
     if (avail.empty()) return true;
-    Request& r = c_.request();
-    switch (framing_) {
+    Request& r = c_->request();
+    switch (s_.framing) {
         case Framing::none:
-            body_done_ = true;
+            s_.body_done = true;
             progressed = true;
             return true;
         case Framing::length: {
-            size_t n = avail.size() < remaining_ ? avail.size() : static_cast<size_t>(remaining_);
-            c_.out().borrow(avail.substr(0, n));
-            pending_consume_ = n;
-            remaining_ -= n;
+            size_t n = avail.size() < s_.remaining ? avail.size() : static_cast<size_t>(s_.remaining);
+            c_->out().borrow(avail.substr(0, n));
+            s_.pending_consume = n;
+            s_.remaining -= n;
             r.body_bytes_sent += n;
-            if (remaining_ == 0) {
-                body_done_ = true;
+            if (s_.remaining == 0) {
+                s_.body_done = true;
                 // Bytes past the announced length: the connection is not reusable.
-                if (avail.size() > n) upstream_keepalive_ = false;
+                if (avail.size() > n) s_.upstream_keepalive = false;
             }
             progressed = true;
             return true;
         }
         case Framing::close: {
-            if (client_chunked_) {
+            if (s_.client_chunked) {
                 // A chunk's CRLF follows its data: it goes out with the next chunk's
                 // head (the queue writes owned bytes before the borrowed span).
                 char header[max_chunk_header_size + 2];
                 size_t n = 0;
-                if (chunk_crlf_due_) {
+                if (s_.chunk_crlf_due) {
                     header[n++] = '\r';
                     header[n++] = '\n';
                 }
                 n += write_chunk_header(avail.size(), header + n);
-                c_.out().append(std::string_view(header, n));
-                chunk_crlf_due_ = true;
+                c_->out().append(std::string_view(header, n));
+                s_.chunk_crlf_due = true;
             }
-            c_.out().borrow(avail);
-            pending_consume_ = avail.size();
+            c_->out().borrow(avail);
+            s_.pending_consume = avail.size();
             r.body_bytes_sent += avail.size();
             progressed = true;
             return true;
@@ -333,7 +344,7 @@ bool ProxySession::next_relay_piece(bool& progressed) {
     }
     // Chunked: to an HTTP/1.1 client the framing passes through unchanged (the decoder
     // only finds where the body ends); an HTTP/1.0 client gets the data alone.
-    if (chunk_pass_) {
+    if (s_.chunk_pass) {
         size_t total = 0;
         while (total < avail.size()) {
             ChunkedDecoder::Result res = decoder_.decode(avail.substr(total));
@@ -343,16 +354,16 @@ bool ProxySession::next_relay_piece(bool& progressed) {
             }
             total += res.consumed;
             if (res.status == ChunkedDecoder::Status::done) {
-                body_done_ = true;
-                if (total < avail.size()) upstream_keepalive_ = false;
+                s_.body_done = true;
+                if (total < avail.size()) s_.upstream_keepalive = false;
                 break;
             }
             if (res.status == ChunkedDecoder::Status::need_more) break;
             r.body_bytes_sent += res.data.size();
         }
         if (total == 0) return true;
-        c_.out().borrow(avail.substr(0, total));
-        pending_consume_ = total;
+        c_->out().borrow(avail.substr(0, total));
+        s_.pending_consume = total;
         progressed = true;
         return true;
     }
@@ -361,23 +372,23 @@ bool ProxySession::next_relay_piece(bool& progressed) {
         fail_midbody("upstream sent invalid chunked response");
         return false;
     }
-    if (res.status == ChunkedDecoder::Status::done) body_done_ = true;
+    if (res.status == ChunkedDecoder::Status::done) s_.body_done = true;
     if (res.status == ChunkedDecoder::Status::data) {
-        c_.out().borrow(res.data);
+        c_->out().borrow(res.data);
         r.body_bytes_sent += res.data.size();
     }
     if (res.consumed == 0) return true;
-    pending_consume_ = res.consumed;
+    s_.pending_consume = res.consumed;
     progressed = true;
     return true;
 }
 
 void ProxySession::fail_midbody(std::string_view what) {
     log_upstream_error(conf::LogLevel::error, std::string(what) + " while reading upstream");
-    record_upstream(status_);
+    record_upstream(s_.status);
     close_upstream(false);
-    phase_ = Phase::done;
-    c_.abort_response();
+    s_.phase = Phase::done;
+    c_->abort_response();
 }
 
 void ProxySession::keep_head() {
@@ -388,13 +399,13 @@ void ProxySession::keep_head() {
 }
 
 void ProxySession::on_client_drained() {
-    if (phase_ == Phase::body) relay_body();
+    if (s_.phase == Phase::body) relay_body();
 }
 
 void ProxySession::append_response_header(bool upstream, std::string_view name,
                                           std::string& out) {
     (void)upstream;
-    if (status_ == 0) return;
+    if (s_.status == 0) return;
     for (const HeaderField& h : head_reader_.headers()) {
         if (h.name.size() != name.size()) continue;
         bool same = true;

@@ -102,7 +102,7 @@ private:
 }  // namespace
 
 void ProxySession::start_upgrade() {
-    Request& r = c_.request();
+    Request& r = c_->request();
     r.status = 101;
     record_upstream(101);
     if (group_ >= 0) w_.upstreams().succeeded(*rt_, group_, choice_);
@@ -137,9 +137,9 @@ void ProxySession::start_upgrade() {
 
     // Prepare the log lines now, while the request's variables still exist.
     std::vector<TunnelLog::Line> lines;
-    const auto& logs = rt_->access_logs(loc_);
+    const auto& logs = rt_->access_logs(*loc_);
     if (!logs.empty()) {
-        RequestVars vars(c_);
+        RequestVars vars(*c_);
         for (const AccessLogRt& target : logs) {
             TunnelLog::Line line;
             line.fd = target.fd;
@@ -158,24 +158,24 @@ void ProxySession::start_upgrade() {
     r.logged = true;  // the tunnel writes the line
 
     tunnel::TunnelOptions opts;
-    opts.read_timeout_ms = conf_.read_timeout;
-    opts.upstream_send_timeout_ms = conf_.send_timeout;
-    opts.client_send_timeout_ms = loc_.send_timeout;
+    opts.read_timeout_ms = conf_->read_timeout;
+    opts.upstream_send_timeout_ms = conf_->send_timeout;
+    opts.client_send_timeout_ms = loc_->send_timeout;
 
     w_.loop().timers().cancel(read_timer_);
     w_.loop().timers().cancel(write_timer_);
     w_.loop().remove(up_->stream->fd());
     std::unique_ptr<core::Stream> upstream = std::move(up_->stream);
     up_->slot_owner = nullptr;  // the tunnel releases both connections' slots
-    up_.reset();
+    retire(w_.loop(), std::move(up_));
     in_.release();
-    phase_ = Phase::done;
+    s_.phase = Phase::done;
 
     std::string pipelined;
-    std::unique_ptr<core::Stream> client = c_.take_stream_for_tunnel(pipelined);
+    std::unique_ptr<core::Stream> client = c_->take_stream_for_tunnel(pipelined);
     w_.tunnels().start(std::move(client), std::move(upstream), std::move(head),
                        std::move(pipelined), opts, std::move(log));
-    c_.tunnel_started();  // frees the client connection; this session follows
+    c_->tunnel_started();  // frees the client connection; this session follows
 }
 
 }  // namespace ferry::http

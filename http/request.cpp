@@ -39,6 +39,7 @@ void Request::clear() {
     bytes_sent = 0;
     body_bytes_sent = 0;
     body_received = 0;
+    body_decoded = 0;
     upstream_addr.clear();
     upstream_status.clear();
     upstream_response_time.clear();

@@ -449,7 +449,8 @@ void ClientConnection::abort_response() {
 
 void ClientConnection::start_proxy() {
     if (req_.content_length > 0 || req_.chunked) body_state_ = BodyState::reading;
-    proxy_ = std::make_unique<ProxySession>(*this);
+    proxy_ = worker_.acquire_session();
+    proxy_->bind(*this);
     proxy_->start();
 }
 

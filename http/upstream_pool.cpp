@@ -4,28 +4,26 @@
 
 namespace ferry::http {
 
-// An idle keep-alive connection: watched for the upstream closing it, and closed after
-// the group's keepalive_timeout.
-struct UpstreamPools::Idle final : core::Deferred, core::IoHandler {
-    Idle(UpstreamPools& pools, std::unique_ptr<UpstreamConn> c)
-        : owner(pools), conn(std::move(c)), group(conn->group) {
-        timer.set_callback(core::Timer::bind<Idle, &Idle::on_timeout>(), this);
+// Readiness on an idle connection means it is closing or broken: an upstream does not
+// speak unasked.
+void UpstreamConn::on_io(uint32_t events) {
+    if (handler) {
+        handler->on_io(events);
+    } else if (pool) {
+        pool->drop_idle(this);
     }
-    // Any readiness on an idle connection means it is closing or broken: an upstream
-    // does not speak unasked.
-    void on_io(uint32_t) override {
-        if (!dead) owner.drop_idle(this);
-    }
-    void on_timeout() { owner.drop_idle(this); }
+}
 
-    UpstreamPools& owner;
-    std::unique_ptr<UpstreamConn> conn;
-    int group;
-    bool dead = false;
-    core::Timer timer;
-    Idle* prev = nullptr;
-    Idle* next = nullptr;
-};
+void UpstreamConn::on_idle_timeout() {
+    if (pool) pool->drop_idle(this);
+}
+
+void retire(core::EventLoop& loop, std::unique_ptr<UpstreamConn> conn) {
+    if (!conn) return;
+    conn->handler = nullptr;
+    if (conn->stream) loop.remove(conn->stream->fd());
+    loop.defer_delete(std::move(conn));
+}
 
 UpstreamPools::UpstreamPools(core::EventLoop& loop) : loop_(loop) {}
 
@@ -33,6 +31,23 @@ UpstreamPools::~UpstreamPools() {
     for (auto& g : groups_) {
         while (g.idle_head) drop_idle(g.idle_head);
     }
+}
+
+void UpstreamPools::unlink_idle(UpstreamConn* c) {
+    GroupState& g = groups_[c->group];
+    if (c->idle_prev) c->idle_prev->idle_next = c->idle_next;
+    if (c->idle_next) c->idle_next->idle_prev = c->idle_prev;
+    if (g.idle_head == c) g.idle_head = c->idle_next;
+    if (g.idle_tail == c) g.idle_tail = c->idle_prev;
+    c->idle_prev = c->idle_next = nullptr;
+    c->pool = nullptr;
+    --g.idle_count;
+    loop_.timers().cancel(c->idle_timer);
+}
+
+void UpstreamPools::drop_idle(UpstreamConn* c) {
+    unlink_idle(c);
+    retire(loop_, std::unique_ptr<UpstreamConn>(c));  // the pool owned it
 }
 
 void UpstreamPools::reset(const Runtime& runtime) {
@@ -118,6 +133,9 @@ PeerChoice UpstreamPools::pick(const Runtime& rt, int group, std::vector<bool>& 
 
 void UpstreamPools::failed(const Runtime& rt, int group, const PeerChoice& c) {
     if (!c.peer || &rt != runtime_) return;
+    // As in nginx, a group of one server never marks it unavailable.
+    const UpstreamGroup& up = rt.upstream(group);
+    if (up.peers.size() + up.backups.size() == 1) return;
     GroupState& g = groups_[group];
     PeerState& s = c.backup ? g.backup[c.index] : g.primary[c.index];
     ++s.fails;
@@ -143,15 +161,10 @@ void UpstreamPools::succeeded(const Runtime& rt, int group, const PeerChoice& c)
 
 std::unique_ptr<UpstreamConn> UpstreamPools::take_idle(int group, const Peer* peer) {
     if (group < 0 || static_cast<size_t>(group) >= groups_.size()) return nullptr;
-    if (groups_[group].idle_head && groups_[group].idle_head->conn->runtime != runtime_) {
-        return nullptr;
-    }
-    for (Idle* i = groups_[group].idle_head; i; i = i->next) {
-        if (i->conn->peer != peer) continue;
-        std::unique_ptr<UpstreamConn> conn = std::move(i->conn);
-        loop_.remove(conn->stream->fd());
-        drop_idle(i);
-        return conn;
+    for (UpstreamConn* c = groups_[group].idle_head; c; c = c->idle_next) {
+        if (c->peer != peer || c->runtime != runtime_) continue;
+        unlink_idle(c);
+        return std::unique_ptr<UpstreamConn>(c);
     }
     return nullptr;
 }
@@ -159,44 +172,29 @@ std::unique_ptr<UpstreamConn> UpstreamPools::take_idle(int group, const Peer* pe
 void UpstreamPools::put_idle(std::unique_ptr<UpstreamConn> conn) {
     if (!runtime_ || conn->runtime != runtime_ || conn->group < 0 ||
         static_cast<size_t>(conn->group) >= groups_.size()) {
+        retire(loop_, std::move(conn));
         return;
     }
     const conf::UpstreamConf& uc = *runtime_->upstream(conn->group).conf;
     if (uc.keepalive <= 0 || conn->requests >= static_cast<uint32_t>(uc.keepalive_requests) ||
         loop_.now() - conn->created_ms >= uc.keepalive_time) {
+        retire(loop_, std::move(conn));
         return;
     }
     GroupState& g = groups_[conn->group];
     // Over the limit, the least recently used connection goes.
-    if (g.idle_count >= static_cast<size_t>(uc.keepalive)) {
-        Idle* last = g.idle_head;
-        while (last && last->next) last = last->next;
-        if (last) drop_idle(last);
-    }
-    auto* idle = new Idle(*this, std::move(conn));
-    if (!loop_.add(idle->conn->stream->fd(), EPOLLIN | EPOLLRDHUP | EPOLLET, idle)) {
-        delete idle;
-        return;
-    }
-    loop_.timers().arm(idle->timer, loop_.now(), uc.keepalive_timeout);
-    idle->next = g.idle_head;
-    if (g.idle_head) g.idle_head->prev = idle;
-    g.idle_head = idle;
+    if (g.idle_count >= static_cast<size_t>(uc.keepalive) && g.idle_tail) drop_idle(g.idle_tail);
+    UpstreamConn* c = conn.release();  // owned by the pool while idle
+    c->handler = nullptr;
+    c->pool = this;
+    c->idle_timer.set_callback(core::Timer::bind<UpstreamConn, &UpstreamConn::on_idle_timeout>(),
+                               c);
+    loop_.timers().arm(c->idle_timer, loop_.now(), uc.keepalive_timeout);
+    c->idle_next = g.idle_head;
+    if (g.idle_head) g.idle_head->idle_prev = c;
+    g.idle_head = c;
+    if (!g.idle_tail) g.idle_tail = c;
     ++g.idle_count;
-}
-
-void UpstreamPools::drop_idle(Idle* idle) {
-    GroupState& g = groups_[idle->group];
-    if (idle->conn) loop_.remove(idle->conn->stream->fd());
-    if (idle->prev) idle->prev->next = idle->next;
-    if (idle->next) idle->next->prev = idle->prev;
-    if (g.idle_head == idle) g.idle_head = idle->next;
-    --g.idle_count;
-    loop_.timers().cancel(idle->timer);
-    idle->conn.reset();
-    idle->dead = true;
-    // An event for it may still be queued in this loop iteration: free it afterwards.
-    loop_.defer_delete(std::unique_ptr<core::Deferred>(idle));
 }
 
 size_t UpstreamPools::idle_count() const {
