@@ -153,8 +153,12 @@ void ProxySession::start_upgrade() {
             lines.push_back(std::move(line));
         }
     }
-    auto log = std::make_unique<TunnelLog>(w_, r.start_ms, r.request_length, response_head,
-                                           r.upstream_bytes_sent, upstream_head, std::move(lines));
+    // Without access logs an idle tunnel carries no log state at all.
+    std::unique_ptr<TunnelLog> log;
+    if (!lines.empty()) {
+        log = std::make_unique<TunnelLog>(w_, r.start_ms, r.request_length, response_head,
+                                          r.upstream_bytes_sent, upstream_head, std::move(lines));
+    }
     r.logged = true;  // the tunnel writes the line
 
     tunnel::TunnelOptions opts;

@@ -3,14 +3,23 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace ferry::tunnel {
 
+void Direction::set_leftover(std::string bytes) {
+    leftover_len_ = static_cast<uint32_t>(bytes.size());
+    leftover_off_ = 0;
+    if (bytes.empty()) return;
+    leftover_ = std::make_unique<char[]>(bytes.size());
+    memcpy(leftover_.get(), bytes.data(), bytes.size());
+}
+
 Direction::Flush Direction::flush_leftover() {
-    while (leftover_off_ < leftover_.size()) {
+    while (leftover_off_ < leftover_len_) {
         if (!dst_.writable) return Flush::blocked;
-        core::IoResult r = dst_.stream->write(leftover_.data() + leftover_off_,
-                                              leftover_.size() - leftover_off_);
+        core::IoResult r =
+            dst_.stream->write(leftover_.get() + leftover_off_, leftover_len_ - leftover_off_);
         if (r.status == core::Io::again) {
             dst_.writable = false;
             return Flush::blocked;
@@ -19,12 +28,12 @@ Direction::Flush Direction::flush_leftover() {
             err_ = r.err;
             return Flush::failed;
         }
-        leftover_off_ += r.n;
+        leftover_off_ += static_cast<uint32_t>(r.n);
         written_ += r.n;
     }
-    if (leftover_off_) {
-        std::string().swap(leftover_);  // give the memory back, not just the size
-        leftover_off_ = 0;
+    if (leftover_) {
+        leftover_.reset();  // give the memory back
+        leftover_len_ = leftover_off_ = 0;
     }
     return Flush::drained;
 }

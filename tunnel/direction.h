@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/buffer.h"
@@ -35,7 +36,7 @@ class Direction {
 public:
     Direction(Side& src, Side& dst) : src_(src), dst_(dst) {}
 
-    void set_leftover(std::string bytes) { leftover_ = std::move(bytes); }
+    void set_leftover(std::string bytes);
     // Moves bytes until it would block, finishes, fails or spends `budget` bytes.
     Pump pump(PipePool& pipes, core::BufferPool& buffers, bool use_splice, size_t budget);
     // Drops pipe and buffer (tunnel closing).
@@ -58,8 +59,10 @@ private:
 
     Side& src_;
     Side& dst_;
-    std::string leftover_;
-    size_t leftover_off_ = 0;
+    // Bytes already in userspace when the tunnel started; freed once written.
+    std::unique_ptr<char[]> leftover_;
+    uint32_t leftover_len_ = 0;
+    uint32_t leftover_off_ = 0;
     Pipe pipe_;
     core::Buffer buf_;
     uint64_t read_ = 0;

@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
+#include <climits>
 #include <cerrno>
 #include <vector>
 
@@ -16,7 +17,18 @@ constexpr size_t kBudget = 4 * 1024 * 1024;
 constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 }  // namespace
 
-class Tunnel final : public core::Deferred {
+// The two ends' readiness arrives through two empty IoHandler bases, so that telling
+// them apart costs a vtable pointer each rather than a handler object each.
+struct ClientEnd : core::IoHandler {
+    void on_io(uint32_t events) final { on_client_io(events); }
+    virtual void on_client_io(uint32_t events) = 0;
+};
+struct UpstreamEnd : core::IoHandler {
+    void on_io(uint32_t events) final { on_upstream_io(events); }
+    virtual void on_upstream_io(uint32_t events) = 0;
+};
+
+class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd {
 public:
     Tunnel(TunnelManager& mgr, std::unique_ptr<core::Stream> client,
            std::unique_ptr<core::Stream> upstream, const TunnelOptions& options,
@@ -25,27 +37,21 @@ public:
           client_stream_(std::move(client)),
           upstream_stream_(std::move(upstream)),
           options_(options),
-          observer_(std::move(observer)),
-          client_handler_(*this, true),
-          upstream_handler_(*this, false) {
+          observer_(std::move(observer)) {
         client_.stream = client_stream_.get();
         upstream_.stream = upstream_stream_.get();
         use_splice_ = client_.stream->can_splice() && upstream_.stream->can_splice();
-        idle_timer_.set_callback(Timer::bind<Tunnel, &Tunnel::on_idle_timeout>(), this);
-        client_send_timer_.set_callback(Timer::bind<Tunnel, &Tunnel::on_client_send_timeout>(),
-                                        this);
-        upstream_send_timer_.set_callback(
-            Timer::bind<Tunnel, &Tunnel::on_upstream_send_timeout>(), this);
+        timer_.set_callback(Timer::bind<Tunnel, &Tunnel::on_timer>(), this);
     }
 
     void start(std::string to_client, std::string to_upstream) {
-        stats_.started_ms = loop().now();
-        stats_.spliced = use_splice_;
+        started_ms_ = loop().now();
         up_.set_leftover(std::move(to_upstream));
         down_.set_leftover(std::move(to_client));
-        loop().add(client_.stream->fd(), kEvents, &client_handler_);
-        loop().add(upstream_.stream->fd(), kEvents, &upstream_handler_);
-        loop().timers().arm(idle_timer_, loop().now(), options_.read_timeout_ms);
+        loop().add(client_.stream->fd(), kEvents, static_cast<ClientEnd*>(this));
+        loop().add(upstream_.stream->fd(), kEvents, static_cast<UpstreamEnd*>(this));
+        idle_until_ = loop().now() + options_.read_timeout_ms;
+        rearm();
         run();
     }
 
@@ -61,16 +67,12 @@ public:
 
 private:
     using Timer = core::Timer;
+    static constexpr int64_t kNever = INT64_MAX;
 
-    struct Handler final : core::IoHandler {
-        Handler(Tunnel& t, bool client) : tunnel(t), is_client(client) {}
-        void on_io(uint32_t events) override { tunnel.on_event(is_client, events); }
-        Tunnel& tunnel;
-        bool is_client;
-    };
+    void on_client_io(uint32_t events) override { on_event(true, events); }
+    void on_upstream_io(uint32_t events) override { on_event(false, events); }
 
     core::EventLoop& loop() { return mgr_.loop(); }
-
     void on_event(bool is_client, uint32_t events) {
         if (closed_) return;
         Side& side = is_client ? client_ : upstream_;
@@ -82,9 +84,8 @@ private:
 
     void run();
     bool handle(Pump p, Direction& d, bool toward_client);
-    void on_idle_timeout() { close(TunnelEnd::upstream_timeout, ETIMEDOUT); }
-    void on_client_send_timeout() { close(TunnelEnd::client_timeout, ETIMEDOUT); }
-    void on_upstream_send_timeout() { close(TunnelEnd::upstream_timeout, ETIMEDOUT); }
+    void rearm();
+    void on_timer();
 
     TunnelManager& mgr_;
     std::unique_ptr<core::Stream> client_stream_;
@@ -95,24 +96,26 @@ private:
     Direction down_{upstream_, client_};  // upstream -> client
     TunnelOptions options_;
     std::unique_ptr<TunnelObserver> observer_;
-    Handler client_handler_;
-    Handler upstream_handler_;
-    Timer idle_timer_;
-    Timer client_send_timer_;
-    Timer upstream_send_timer_;
-    TunnelStats stats_;
+    // One timer for the earliest of: the idle deadline, and the send deadline of each
+    // direction that waits for its destination to take bytes.
+    Timer timer_;
+    int64_t idle_until_ = kNever;
+    int64_t client_send_until_ = kNever;
+    int64_t upstream_send_until_ = kNever;
+    int64_t started_ms_ = 0;
     bool use_splice_ = true;
     bool closed_ = false;
 };
 
 // Returns false when the tunnel was closed.
 bool Tunnel::handle(Pump p, Direction& d, bool toward_client) {
-    Timer& send_timer = toward_client ? client_send_timer_ : upstream_send_timer_;
-    int64_t send_timeout =
-        toward_client ? options_.client_send_timeout_ms : options_.upstream_send_timeout_ms;
+    int64_t& send_until = toward_client ? client_send_until_ : upstream_send_until_;
     switch (p) {
         case Pump::blocked:
-            if (!send_timer.armed()) loop().timers().arm(send_timer, loop().now(), send_timeout);
+            if (send_until == kNever) {
+                send_until = loop().now() + (toward_client ? options_.client_send_timeout_ms
+                                                           : options_.upstream_send_timeout_ms);
+            }
             return true;
         case Pump::src_error:
             close(toward_client ? TunnelEnd::upstream_error : TunnelEnd::client_error, d.error());
@@ -125,7 +128,7 @@ bool Tunnel::handle(Pump p, Direction& d, bool toward_client) {
             [[fallthrough]];
         case Pump::idle:
         case Pump::finished:
-            loop().timers().cancel(send_timer);
+            send_until = kNever;
             return true;
     }
     return true;
@@ -144,30 +147,52 @@ void Tunnel::run() {
     // As in nginx's upgraded mode, proxy_read_timeout is re-armed by activity in either
     // direction: the tunnel closes after that long with no bytes at all.
     if (up_.bytes_read() + down_.bytes_read() != before) {
-        loop().timers().arm_lazily(idle_timer_, loop().now(), options_.read_timeout_ms);
+        idle_until_ = loop().now() + options_.read_timeout_ms;
+    }
+    rearm();
+}
+
+void Tunnel::rearm() {
+    int64_t at = idle_until_;
+    if (client_send_until_ < at) at = client_send_until_;
+    if (upstream_send_until_ < at) at = upstream_send_until_;
+    int64_t now = loop().now();
+    // Pushed back on every burst of traffic: only move the timer when it matters.
+    loop().timers().arm_lazily(timer_, now, at > now ? at - now : 0);
+}
+
+void Tunnel::on_timer() {
+    int64_t now = loop().now();
+    if (client_send_until_ <= now) {
+        close(TunnelEnd::client_timeout, ETIMEDOUT);
+    } else if (upstream_send_until_ <= now || idle_until_ <= now) {
+        close(TunnelEnd::upstream_timeout, ETIMEDOUT);
+    } else {
+        rearm();  // a lazily kept deadline came early
     }
 }
 
 void Tunnel::close(TunnelEnd end, int err) {
     if (closed_) return;
     closed_ = true;
-    stats_.end = end;
-    stats_.err = err;
-    stats_.ended_ms = loop().now();
-    stats_.client_to_upstream = up_.bytes_written();
-    stats_.upstream_to_client = down_.bytes_written();
-    stats_.from_client = up_.bytes_read();
-    stats_.from_upstream = down_.bytes_read();
-    loop().timers().cancel(idle_timer_);
-    loop().timers().cancel(client_send_timer_);
-    loop().timers().cancel(upstream_send_timer_);
+    TunnelStats stats;
+    stats.end = end;
+    stats.err = err;
+    stats.started_ms = started_ms_;
+    stats.ended_ms = loop().now();
+    stats.spliced = use_splice_;
+    stats.client_to_upstream = up_.bytes_written();
+    stats.upstream_to_client = down_.bytes_written();
+    stats.from_client = up_.bytes_read();
+    stats.from_upstream = down_.bytes_read();
+    loop().timers().cancel(timer_);
     loop().remove(client_.stream->fd());
     loop().remove(upstream_.stream->fd());
     up_.release(mgr_.pipes());
     down_.release(mgr_.pipes());
     client_stream_.reset();
     upstream_stream_.reset();
-    if (observer_) observer_->on_tunnel_end(stats_);
+    if (observer_) observer_->on_tunnel_end(stats);
     observer_.reset();
     mgr_.unlink(this);
 }
