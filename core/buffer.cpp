@@ -34,7 +34,8 @@ bool Buffer::reserve(size_t n) {
     }
     size_t need = end_ + n;
     size_t cap = cap_ ? cap_ : (pool_ ? pool_->block_size() : 4096);
-    while (cap < need) cap *= 2;
+    while (cap < need)
+        cap *= 2;
     if (cap > 0xffffffffu) return false;
     char* block = static_cast<char*>(std::malloc(cap));
     if (!block) return false;
@@ -70,9 +71,9 @@ void Buffer::release() {
     cap_ = start_ = end_ = 0;
 }
 
-
 BufferPool::~BufferPool() {
-    for (char* b : free_) std::free(b);
+    for (char* b : free_)
+        std::free(b);
 }
 
 Buffer BufferPool::get(size_t min_size) {

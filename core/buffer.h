@@ -21,7 +21,7 @@ namespace ferry::core {
 class BufferPool;
 
 class Buffer {
-public:
+  public:
     Buffer() = default;
     // An empty buffer that takes a block from `pool` when it first needs room.
     explicit Buffer(BufferPool* pool) : pool_(pool) {}
@@ -52,8 +52,8 @@ public:
     char* writable() { return data_ + end_; }
     size_t writable_size() const { return cap_ - end_; }
 
-    void commit(size_t n) { end_ += n; }   // after writing n bytes at writable()
-    void consume(size_t n) {               // after using n readable bytes
+    void commit(size_t n) { end_ += n; }  // after writing n bytes at writable()
+    void consume(size_t n) {              // after using n readable bytes
         start_ += n;
         if (start_ == end_) start_ = end_ = 0;
     }
@@ -68,7 +68,7 @@ public:
     // Returns the block to its pool (or the heap); the buffer stays bound to the pool.
     void release();
 
-private:
+  private:
     friend class BufferPool;
     void swap(Buffer& o) noexcept;
     char* data_ = nullptr;
@@ -79,7 +79,7 @@ private:
 };
 
 class BufferPool {
-public:
+  public:
     explicit BufferPool(size_t block_size = 16 * 1024, size_t max_free = 256)
         : block_size_(block_size), max_free_(max_free) {}
     ~BufferPool();
@@ -92,7 +92,7 @@ public:
     size_t free_blocks() const { return free_.size(); }
     size_t blocks_out() const { return out_; }
 
-private:
+  private:
     friend class Buffer;
     void put(char* block, size_t cap);
     size_t block_size_;

@@ -21,7 +21,7 @@ constexpr int kMaxEvents = 256;
 
 // Drains the eventfd that post() writes to.
 class EventLoop::Waker final : public IoHandler {
-public:
+  public:
     explicit Waker(EventLoop& loop) : loop_(loop) {}
     void on_io(uint32_t) override {
         uint64_t n;
@@ -30,7 +30,7 @@ public:
         loop_.run_posted();
     }
 
-private:
+  private:
     EventLoop& loop_;
 };
 
@@ -61,7 +61,9 @@ bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
     return epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
 }
 
-void EventLoop::remove(int fd) { epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+void EventLoop::remove(int fd) {
+    epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
 
 int64_t EventLoop::update_time() {
     now_ms_ = clock_ms(CLOCK_MONOTONIC);
@@ -88,7 +90,8 @@ void EventLoop::run_posted() {
         std::lock_guard lock(posted_mutex_);
         batch.swap(posted_);
     }
-    for (auto& fn : batch) fn();
+    for (auto& fn : batch)
+        fn();
 }
 
 void EventLoop::run_deferred() {
@@ -96,7 +99,8 @@ void EventLoop::run_deferred() {
     // deferring work allocates nothing once warm.
     while (!deferred_.empty()) {
         deferred_running_.swap(deferred_);
-        for (auto& fn : deferred_running_) fn();
+        for (auto& fn : deferred_running_)
+            fn();
         deferred_running_.clear();
     }
     graveyard_.clear();
@@ -119,7 +123,8 @@ void EventLoop::run() {
         }
         if (!soon_.empty()) {
             soon_running_.swap(soon_);
-            for (auto& fn : soon_running_) fn();
+            for (auto& fn : soon_running_)
+                fn();
             soon_running_.clear();
         }
         timers_.expire(now_ms_);

@@ -21,22 +21,22 @@ namespace ferry::core {
 // Receives readiness events for one descriptor. The loop does not own the handler or
 // the descriptor.
 class IoHandler {
-public:
+  public:
     virtual void on_io(uint32_t events) = 0;
 
-protected:
+  protected:
     ~IoHandler() = default;
 };
 
 // Something whose destruction must wait until the current loop iteration is over
 // (a connection closed from inside one of its own callbacks).
 class Deferred {
-public:
+  public:
     virtual ~Deferred() = default;
 };
 
 class EventLoop {
-public:
+  public:
     EventLoop();
     ~EventLoop();
     EventLoop(const EventLoop&) = delete;
@@ -79,7 +79,7 @@ public:
     // Called at the end of each iteration, after deferred work (e.g. log flushing).
     void set_idle_hook(std::function<void()> fn) { idle_hook_ = std::move(fn); }
 
-private:
+  private:
     class Waker;
     void run_posted();
     void run_deferred();

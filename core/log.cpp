@@ -13,8 +13,8 @@
 namespace ferry::core {
 
 std::string_view level_name(LogLevel level) {
-    static constexpr std::string_view names[] = {"debug", "info",  "notice", "warn",
-                                                 "error", "crit",  "alert",  "emerg"};
+    static constexpr std::string_view names[] = {"debug", "info", "notice", "warn",
+                                                 "error", "crit", "alert",  "emerg"};
     return names[static_cast<int>(level)];
 }
 
@@ -65,7 +65,8 @@ ErrorLog::ErrorLog() : min_level_(static_cast<int>(LogLevel::error)) {
 
 void ErrorLog::configure(std::vector<Target> targets) {
     int min = static_cast<int>(LogLevel::emerg);
-    for (const auto& t : targets) min = std::min(min, static_cast<int>(t.level));
+    for (const auto& t : targets)
+        min = std::min(min, static_cast<int>(t.level));
     std::lock_guard lock(mutex_);
     targets_ = std::move(targets);
     min_level_ = min;
@@ -76,9 +77,10 @@ void ErrorLog::write(LogLevel level, uint64_t conn, std::string_view message) {
     tm t;
     localtime_r(&now, &t);
     fmt::memory_buffer line;
-    fmt::format_to(std::back_inserter(line), "{:04}/{:02}/{:02} {:02}:{:02}:{:02} [{}] {}#{}: ",
-                   t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
-                   level_name(level), getpid(), static_cast<long>(syscall(SYS_gettid)));
+    fmt::format_to(std::back_inserter(line),
+                   "{:04}/{:02}/{:02} {:02}:{:02}:{:02} [{}] {}#{}: ", t.tm_year + 1900,
+                   t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, level_name(level),
+                   getpid(), static_cast<long>(syscall(SYS_gettid)));
     if (conn) fmt::format_to(std::back_inserter(line), "*{} ", conn);
     line.append(message);
     line.push_back('\n');

@@ -4,14 +4,14 @@
 //   2026/11/25 21:45:50 [error] 1234#1235: *17 message, client: ..., server: ...
 #pragma once
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "conf/log_level.h"
 
@@ -25,7 +25,7 @@ std::string_view level_name(LogLevel level);
 // the life of the process: reopen() opens the path again and dup2()s the new file over
 // the old number, so writers never see a closed descriptor.
 class LogFiles {
-public:
+  public:
     static LogFiles& instance();
     // Opens (or finds) `path` for appending ("stderr" and "/dev/stderr" give fd 2,
     // "/dev/stdout" fd 1). Returns the descriptor or -1 with `error` set.
@@ -33,7 +33,7 @@ public:
     // Reopens every file; returns the paths that failed, with reasons.
     std::vector<std::string> reopen();
 
-private:
+  private:
     std::mutex mutex_;
     struct Entry {
         std::string path;
@@ -43,7 +43,7 @@ private:
 };
 
 class ErrorLog {
-public:
+  public:
     struct Target {
         int fd;
         LogLevel level;
@@ -59,7 +59,7 @@ public:
     // Writes one line. `conn` is the connection number shown as "*N" (0: none).
     void write(LogLevel level, uint64_t conn, std::string_view message);
 
-private:
+  private:
     ErrorLog();
     std::atomic<int> min_level_;
     std::mutex mutex_;  // guards targets_; logging errors is not a hot path

@@ -1,14 +1,13 @@
 #include "core/process.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "core/socket.h"
 
@@ -48,7 +47,9 @@ bool write_pid_file(const std::string& path, std::string& error) {
     return ok;
 }
 
-void remove_pid_file(const std::string& path) { ::unlink(path.c_str()); }
+void remove_pid_file(const std::string& path) {
+    ::unlink(path.c_str());
+}
 
 int online_cpus() {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -2,14 +2,13 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ferry::core {
 
@@ -122,7 +121,8 @@ std::vector<SockAddr> resolve(const std::string& host, uint16_t port, std::strin
             continue;
         }
         bool dup = false;
-        for (const auto& seen : out) dup = dup || seen == a;
+        for (const auto& seen : out)
+            dup = dup || seen == a;
         if (!dup) out.push_back(a);
     }
     freeaddrinfo(res);
@@ -130,7 +130,9 @@ std::vector<SockAddr> resolve(const std::string& host, uint16_t port, std::strin
     return out;
 }
 
-std::string errno_text(int err) { return fmt::format("({}: {})", err, strerror(err)); }
+std::string errno_text(int err) {
+    return fmt::format("({}: {})", err, strerror(err));
+}
 
 void set_nodelay(int fd) {
     int one = 1;

@@ -45,6 +45,8 @@ IoResult PlainStream::writev(const iovec* iov, int count) {
     return from_syscall(r, false);
 }
 
-void PlainStream::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+void PlainStream::shutdown_write() {
+    ::shutdown(fd_.get(), SHUT_WR);
+}
 
 }  // namespace ferry::core

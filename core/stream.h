@@ -33,7 +33,7 @@ struct IoResult {
 };
 
 class Stream {
-public:
+  public:
     virtual ~Stream() = default;
 
     virtual IoResult read(char* buf, size_t len) = 0;
@@ -54,13 +54,13 @@ public:
     // Gives up the descriptor (e.g. to the splice tunnel) and leaves the stream empty.
     UniqueFd take_fd() { return std::move(fd_); }
 
-protected:
+  protected:
     explicit Stream(UniqueFd fd) : fd_(std::move(fd)) {}
     UniqueFd fd_;
 };
 
 class PlainStream final : public Stream {
-public:
+  public:
     explicit PlainStream(UniqueFd fd) : Stream(std::move(fd)) {}
     IoResult read(char* buf, size_t len) override;
     IoResult write(const char* buf, size_t len) override;

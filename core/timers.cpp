@@ -13,7 +13,8 @@ Timer::~Timer() {
 }
 
 Timers::~Timers() {
-    for (Timer* t : heap_) t->heap_ = nullptr;
+    for (Timer* t : heap_)
+        t->heap_ = nullptr;
 }
 
 void Timers::place(size_t i, Timer* t) {

@@ -12,7 +12,7 @@ namespace ferry::core {
 class Timers;
 
 class Timer {
-public:
+  public:
     using Callback = void (*)(void* owner);
 
     Timer() = default;
@@ -34,7 +34,7 @@ public:
     bool armed() const { return heap_ != nullptr; }
     int64_t deadline() const { return deadline_; }
 
-private:
+  private:
     friend class Timers;
     Callback cb_ = nullptr;
     void* owner_ = nullptr;
@@ -44,7 +44,7 @@ private:
 };
 
 class Timers {
-public:
+  public:
     Timers() = default;
     ~Timers();
     Timers(const Timers&) = delete;
@@ -64,7 +64,7 @@ public:
     size_t expire(int64_t now_ms);
     size_t size() const { return heap_.size(); }
 
-private:
+  private:
     void sift_up(size_t i);
     void sift_down(size_t i);
     void place(size_t i, Timer* t);

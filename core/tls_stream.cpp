@@ -147,7 +147,13 @@ TlsStream::TlsStream(UniqueFd fd, SslPtr ssl, bool client)
     SSL_set_ex_data(ssl_.get(), stream_index(), this);
 }
 
-TlsStream::~TlsStream() = default;
+// OpenSSL forgets the session of a connection freed without close_notify (on both
+// ends: the server's cache entry and the client's saved session become unusable).
+// Peers that just close are the norm, so mark the shutdown done, as nginx does; fatal
+// errors have already dropped the session inside OpenSSL.
+TlsStream::~TlsStream() {
+    SSL_set_shutdown(ssl_.get(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+}
 
 TlsStream* TlsStream::from(SSL* ssl) {
     return static_cast<TlsStream*>(SSL_get_ex_data(ssl, stream_index()));

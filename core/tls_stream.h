@@ -33,9 +33,9 @@ void mark_sni_rejected(SSL* ssl);
 struct TlsClientOptions {
     // SNI to send (proxy_ssl_server_name on: proxy_ssl_name or the proxy_pass host,
     // without port). Empty sends none; IP literals are never sent (RFC 6066).
-    std::string_view server_name;
+    std::string_view server_name = {};
     // The name the certificate must match when the context verifies (proxy_ssl_verify).
-    std::string_view verify_name;
+    std::string_view verify_name = {};
     // A session saved from an earlier connection to the same peer (take_session()),
     // offered for resumption; may be null. Not taken over: the caller keeps its copy.
     SSL_SESSION* session = nullptr;

@@ -10,7 +10,7 @@ namespace ferry::core {
 
 // One listening socket registered in the worker's loop.
 class Worker::Listener final : public IoHandler {
-public:
+  public:
     Listener(Worker& w, SockAddr addr, int tag, UniqueFd fd)
         : worker_(w), addr_(addr), tag_(tag), fd_(std::move(fd)) {
         worker_.loop_.add(fd_.get(), EPOLLIN, this);
@@ -29,7 +29,7 @@ public:
     const SockAddr& addr() const { return addr_; }
     void set_tag(int tag) { tag_ = tag; }
 
-private:
+  private:
     // Accepts up to a batch of connections: enough to drain bursts, few enough that
     // one busy port does not starve the loop's other work.
     void accept_some() {
@@ -82,7 +82,9 @@ Worker::Worker(int id, int max_connections) : id_(id), max_connections_(max_conn
     quit_poll_timer_.set_callback(Timer::bind<Worker, &Worker::check_quit_done>(), this);
 }
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+    join();
+}
 
 void Worker::start(std::function<std::unique_ptr<WorkerApp>(Worker&)> make_app,
                    std::vector<ListenerSpec> listeners) {
@@ -130,8 +132,7 @@ bool Worker::take_connection() {
         int64_t now = loop_.now();
         if (now - last_limit_log_ >= 1000) {
             last_limit_log_ = now;
-            log_error(LogLevel::alert, 0, "{} worker_connections are not enough",
-                      max_connections_);
+            log_error(LogLevel::alert, 0, "{} worker_connections are not enough", max_connections_);
         }
         return false;
     }
@@ -145,15 +146,19 @@ void Worker::release_connection() {
 }
 
 void Worker::pause_accepting(int64_t ms) {
-    for (auto& l : listeners_) l->pause();
+    for (auto& l : listeners_)
+        l->pause();
     loop_.timers().arm(accept_resume_timer_, loop_.now(), ms);
 }
 
-void Worker::on_accept_resume() { resume_accepting(); }
+void Worker::on_accept_resume() {
+    resume_accepting();
+}
 
 void Worker::resume_accepting() {
     if (quitting_) return;
-    for (auto& l : listeners_) l->resume();
+    for (auto& l : listeners_)
+        l->resume();
 }
 
 void Worker::request_quit(int64_t shutdown_timeout_ms) {

@@ -21,7 +21,7 @@ class Worker;
 
 // The application running on a worker (the HTTP layer). Called on the worker thread.
 class WorkerApp {
-public:
+  public:
     virtual ~WorkerApp() = default;
     // A new connection on the listener tagged `tag`. `fd` is non-blocking.
     virtual void on_accept(UniqueFd fd, const SockAddr& peer, int tag) = 0;
@@ -41,7 +41,7 @@ struct ListenerSpec {
 };
 
 class Worker {
-public:
+  public:
     Worker(int id, int max_connections);
     ~Worker();
     Worker(const Worker&) = delete;
@@ -74,7 +74,7 @@ public:
     // True once the thread has left its loop (thread-safe).
     bool finished() const { return finished_.load(); }
 
-private:
+  private:
     class Listener;
     void run(std::function<std::unique_ptr<WorkerApp>(Worker&)> make_app);
     void pause_accepting(int64_t ms);

@@ -74,7 +74,8 @@ void HttpWorker::on_quit() {
 }
 
 void HttpWorker::on_terminate() {
-    while (clients_) clients_->terminate();
+    while (clients_)
+        clients_->terminate();
     tunnels_.close_all();
 }
 

@@ -3,14 +3,13 @@
 // proxy_response.cpp.
 #include "http/proxy.h"
 
+#include <fmt/format.h>
 #include <llhttp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
 #include <charconv>
-
-#include <fmt/format.h>
 
 #include "core/log.h"
 #include "http/connection.h"
@@ -37,12 +36,15 @@ bool idempotent(uint8_t method) {
 
 ProxySession::ProxySession(HttpWorker& worker)
     : w_(worker), req_out_(&worker.buffers()), in_(&worker.buffers()) {
-    read_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_read_timeout>(), this);
+    read_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_read_timeout>(),
+                             this);
     write_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_write_timeout>(),
                               this);
 }
 
-ProxySession::~ProxySession() { reset(); }
+ProxySession::~ProxySession() {
+    reset();
+}
 
 void ProxySession::bind(ClientConnection& client) {
     c_ = &client;
@@ -87,8 +89,7 @@ void ProxySession::start() {
     if (c_->request().chunked && conf_->http_version == 10) {
         // Without buffering the whole body there is no length to send an HTTP/1.0
         // upstream.
-        c_->log_error(conf::LogLevel::error,
-                     "chunked request body needs proxy_http_version 1.1");
+        c_->log_error(conf::LogLevel::error, "chunked request body needs proxy_http_version 1.1");
         c_->respond_error(411);
         return;
     }
@@ -134,7 +135,8 @@ bool ProxySession::resolve_target(std::string& error) {
     }
     size_t slash = rest.find('/');
     std::string_view authority = rest.substr(0, slash);
-    uri_ = slash == std::string_view::npos ? std::string(r.target) : std::string(rest.substr(slash));
+    uri_ =
+        slash == std::string_view::npos ? std::string(r.target) : std::string(rest.substr(slash));
     for (size_t i = 0; i < rt_->upstream_count(); ++i) {
         const UpstreamGroup& g = rt_->upstream(static_cast<int>(i));
         if (!g.conf->implicit && g.conf->name == authority) {
@@ -171,7 +173,8 @@ void ProxySession::connect_next() {
         peer = choice_.peer;
         if (!peer) {
             w_.upstreams().forgive(*rt_, group_);
-            log_upstream_error(conf::LogLevel::error, "no live upstreams while connecting to upstream");
+            log_upstream_error(conf::LogLevel::error,
+                               "no live upstreams while connecting to upstream");
             record_upstream(502);
             c_->respond_error(502);
             return;
@@ -264,8 +267,10 @@ void ProxySession::on_io(uint32_t events) {
     }
     // Either half may end the session (and free it); each checks what it needs.
     if (s_.writable && s_.phase == Phase::sending) send_request();
-    if (up_ && s_.readable && (s_.phase == Phase::sending || s_.phase == Phase::head)) read_response();
-    else if (up_ && s_.readable && s_.phase == Phase::body) relay_body();
+    if (up_ && s_.readable && (s_.phase == Phase::sending || s_.phase == Phase::head))
+        read_response();
+    else if (up_ && s_.readable && s_.phase == Phase::body)
+        relay_body();
 }
 
 bool ProxySession::can_retry(Failure kind) const {
@@ -292,8 +297,8 @@ void ProxySession::log_upstream_error(conf::LogLevel level, std::string_view mes
 
 std::string ProxySession::upstream_url() const {
     const Peer* p = choice_.peer;
-    std::string scheme = loc_->proxy_pass->scheme == conf::ProxyPass::Scheme::https ? "https://"
-                                                                                  : "http://";
+    std::string scheme =
+        loc_->proxy_pass->scheme == conf::ProxyPass::Scheme::https ? "https://" : "http://";
     return scheme + (p ? p->name : std::string()) + uri_;
 }
 
@@ -329,15 +334,16 @@ void ProxySession::record_upstream(int status) {
 // A failed attempt: count it against the peer, then try the next one or answer.
 void ProxySession::fail(Failure kind, int err, std::string_view what) {
     const char* stage = s_.phase == Phase::connecting ? "while connecting to upstream"
-                        : s_.phase == Phase::sending  ? "while sending request to upstream"
-                                                    : "while reading response header from upstream";
+                        : s_.phase == Phase::sending
+                            ? "while sending request to upstream"
+                            : "while reading response header from upstream";
     bool stale = s_.reused && !s_.response_started && s_.status == 0 && !s_.body_started &&
                  kind == Failure::error;
     std::string msg = err ? fmt::format("{} {} {}", what, core::errno_text(err), stage)
                           : fmt::format("{} {}", what, stage);
-    if (!stale) log_upstream_error(kind == Failure::timeout ? conf::LogLevel::error
-                                                            : conf::LogLevel::error,
-                                   msg);
+    if (!stale)
+        log_upstream_error(kind == Failure::timeout ? conf::LogLevel::error : conf::LogLevel::error,
+                           msg);
     close_upstream(false);
     if (stale) {
         // A kept-alive connection the upstream had closed: one fresh attempt to the same

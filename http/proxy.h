@@ -29,7 +29,7 @@ class ClientConnection;
 class HttpWorker;
 
 class ProxySession final : public core::Deferred, public core::IoHandler {
-public:
+  public:
     explicit ProxySession(HttpWorker& worker);
     ~ProxySession() override;
     ProxySession(const ProxySession&) = delete;
@@ -50,7 +50,7 @@ public:
     void append_response_header(bool upstream, std::string_view name, std::string& out);
     bool response_started() const { return s_.response_started; }
 
-private:
+  private:
     enum class Phase : uint8_t { connecting, sending, head, body, done };
     enum class Failure : uint8_t { error, timeout, invalid_header, upgrade_refused };
     enum class Framing : uint8_t { none, length, chunked, close };
@@ -92,18 +92,18 @@ private:
     const conf::ProxyConf* conf_ = nullptr;
 
     // Kept across requests for their capacity (cleared by reset()).
-    Peer adhoc_;                    // proxy_pass with variables naming an address
-    std::string uri_;               // the URI sent upstream
+    Peer adhoc_;       // proxy_pass with variables naming an address
+    std::string uri_;  // the URI sent upstream
     std::vector<bool> tried_;
     std::vector<bool> tried_backup_;
-    std::string head_copy_;         // the response head, for $upstream_http_*
-    OutQueue req_out_;              // the request toward the upstream
-    core::Buffer in_;               // the response from the upstream
+    std::string head_copy_;  // the response head, for $upstream_http_*
+    OutQueue req_out_;       // the request toward the upstream
+    core::Buffer in_;        // the response from the upstream
     ResponseReader head_reader_;
     ChunkedDecoder decoder_;
     std::unique_ptr<UpstreamConn> up_;
     PeerChoice choice_;
-    int group_ = -1;                // upstream group, or -1 for adhoc_
+    int group_ = -1;  // upstream group, or -1 for adhoc_
     core::Timer read_timer_;
     core::Timer write_timer_;
 
@@ -113,11 +113,11 @@ private:
         int64_t first_try_ms = 0;
         bool reused = false;
         bool retried_stale = false;
-        size_t borrowed = 0;          // body bytes lent to req_out_ from the client buffer
-        bool body_chunked = false;    // re-chunking a chunked request body
-        bool chunk_open = false;      // a chunk's data was sent without its CRLF yet
+        size_t borrowed = 0;        // body bytes lent to req_out_ from the client buffer
+        bool body_chunked = false;  // re-chunking a chunked request body
+        bool chunk_open = false;    // a chunk's data was sent without its CRLF yet
         bool last_chunk_sent = false;
-        bool body_started = false;    // some body byte went upstream: no retry possible
+        bool body_started = false;  // some body byte went upstream: no retry possible
         bool request_sent = false;
         bool sent_upgrade = false;    // the upstream request carried Upgrade
         size_t parsed_head = 0;       // bytes of the current head parsed so far

@@ -78,9 +78,8 @@ void ProxySession::build_request_head() {
     if (r.chunked) {
         out.append("Transfer-Encoding: chunked\r\n");
         s_.body_chunked = true;
-    } else if (r.content_length >= 0 &&
-               (r.content_length > 0 || r.method_id == HTTP_POST || r.method_id == HTTP_PUT ||
-                r.method_id == HTTP_PATCH)) {
+    } else if (r.content_length >= 0 && (r.content_length > 0 || r.method_id == HTTP_POST ||
+                                         r.method_id == HTTP_PUT || r.method_id == HTTP_PATCH)) {
         out.append("Content-Length: ");
         append_number(out, static_cast<uint64_t>(r.content_length));
         out.append("\r\n");

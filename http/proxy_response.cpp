@@ -2,11 +2,10 @@
 // the client; the body is relayed from the session's read buffer straight into the
 // client's write queue (no copy), one buffer at a time, so memory does not grow with
 // the body and a slow client slows the upstream down.
+#include <fmt/format.h>
 #include <llhttp.h>
 
 #include <cerrno>
-
-#include <fmt/format.h>
 
 #include "core/log.h"
 #include "http/connection.h"
@@ -159,7 +158,7 @@ void ProxySession::on_response_head() {
         s_.framing = Framing::close;
     }
     s_.upstream_keepalive = !close && s_.framing != Framing::close && conf_->http_version == 11 &&
-                          group_ >= 0 && !rt_->upstream(group_).conf->implicit;
+                            group_ >= 0 && !rt_->upstream(group_).conf->implicit;
     r.status = status;
     write_client_head();
     s_.phase = Phase::body;
@@ -224,7 +223,7 @@ void ProxySession::write_client_head() {
     c_->append_add_headers(s_.status, out);
     if (!keepalive) c_->set_no_keepalive();
     out.append(keepalive && c_->will_keep_alive() ? "Connection: keep-alive\r\n\r\n"
-                                                 : "Connection: close\r\n\r\n");
+                                                  : "Connection: close\r\n\r\n");
     r.header_bytes = out.readable_size();
 }
 
@@ -306,7 +305,8 @@ bool ProxySession::next_relay_piece(bool& progressed) {
             progressed = true;
             return true;
         case Framing::length: {
-            size_t n = avail.size() < s_.remaining ? avail.size() : static_cast<size_t>(s_.remaining);
+            size_t n =
+                avail.size() < s_.remaining ? avail.size() : static_cast<size_t>(s_.remaining);
             c_->out().borrow(avail.substr(0, n));
             s_.pending_consume = n;
             s_.remaining -= n;
@@ -402,8 +402,7 @@ void ProxySession::on_client_drained() {
     if (s_.phase == Phase::body) relay_body();
 }
 
-void ProxySession::append_response_header(bool upstream, std::string_view name,
-                                          std::string& out) {
+void ProxySession::append_response_header(bool upstream, std::string_view name, std::string& out) {
     (void)upstream;
     if (s_.status == 0) return;
     for (const HeaderField& h : head_reader_.headers()) {

@@ -19,7 +19,7 @@ namespace {
 
 // The access log lines of an upgraded request, waiting for the tunnel's totals.
 class TunnelLog final : public tunnel::TunnelObserver {
-public:
+  public:
     struct Line {
         int fd;
         std::string text;
@@ -52,7 +52,7 @@ public:
         }
     }
 
-private:
+  private:
     void fill(conf::BuiltinVar v, const tunnel::TunnelStats& st, std::string& out) {
         uint64_t to_client = st.upstream_to_client;  // the 101 head included
         auto num = [&](uint64_t n) { out += std::to_string(n); };
@@ -148,8 +148,8 @@ void ProxySession::start_upgrade() {
                 target.conf->condition->evaluate(vars, cond);
                 if (cond.empty() || cond == "0") continue;
             }
-            format_log_line(rt_->config().http->log_formats[target.conf->format], vars,
-                            line.text, &line.holes);
+            format_log_line(rt_->config().http->log_formats[target.conf->format], vars, line.text,
+                            &line.holes);
             lines.push_back(std::move(line));
         }
     }

@@ -71,8 +71,8 @@ struct Request {
     uint64_t bytes_sent = 0;      // head + body bytes written
     uint64_t header_bytes = 0;    // of the response head
     uint64_t body_bytes_sent = 0;
-    uint64_t body_received = 0;       // body bytes read, chunked framing included
-    uint64_t body_decoded = 0;        // body bytes without the framing
+    uint64_t body_received = 0;  // body bytes read, chunked framing included
+    uint64_t body_decoded = 0;   // body bytes without the framing
 
     // upstream facts for $upstream_* and the log
     std::string upstream_addr;

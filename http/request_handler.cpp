@@ -404,9 +404,8 @@ void ClientConnection::respond(int status, std::string_view content_type, std::s
     r.keep_alive = will_keep_alive();
     r.http_minor = req_.http_minor;
     core::Buffer& out = out_.own();
-    write_simple_head(out, r, worker_.times().http_date(), [&](core::Buffer& b) {
-        append_add_headers(status, b);
-    });
+    write_simple_head(out, r, worker_.times().http_date(),
+                      [&](core::Buffer& b) { append_add_headers(status, b); });
     req_.header_bytes = out.readable_size();
     if (!req_.head_only) {
         out_.append(body);

@@ -185,7 +185,8 @@ int RequestReader::coding_status(const char* buf, size_t to) const {
         ++count;
         // llhttp stops delivering the value where it found it invalid: read the line.
         size_t end = s.value_off;
-        while (end < to && buf[end] != '\r' && buf[end] != '\n') ++end;
+        while (end < to && buf[end] != '\r' && buf[end] != '\n')
+            ++end;
         std::string_view value(buf + s.value_off, end - s.value_off);
         if (parse_transfer_encoding(value) != TransferCoding::chunked) unknown = true;
     }
@@ -215,12 +216,14 @@ void RequestReader::finish_head(const char* buf) {
         size_t begin = s.name_off + s.name_len;
         size_t end = s.value_off + s.value_len;
         if (begin < end && buf[begin] == ':') ++begin;
-        while (begin < end && buf[begin] == ' ') ++begin;
+        while (begin < end && buf[begin] == ' ')
+            ++begin;
         if (s.value_len == 0) begin = end;
         std::string_view value(buf + begin, end - begin);
         // nginx tolerates a stray CR before the line's CRLF.
         if (!value.empty() && value.back() == '\r') value.remove_suffix(1);
-        while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+        while (!value.empty() && value.back() == ' ')
+            value.remove_suffix(1);
         r.headers.push_back({std::string_view(buf + s.name_off, s.name_len), value});
     }
     r.request_length = head_end_ - start_;

@@ -15,7 +15,7 @@
 namespace ferry::http {
 
 class ResponseReader {
-public:
+  public:
     enum class Event : uint8_t { need_more, head_done, error };
 
     ResponseReader();
@@ -39,7 +39,7 @@ public:
     // The head's bytes moved from `from` to `to`: re-point the views.
     void rebase(const char* from, const char* to);
 
-private:
+  private:
     static int on_status(llhttp_t* p, const char* at, size_t len);
     static int on_header_field(llhttp_t* p, const char* at, size_t len);
     static int on_header_value(llhttp_t* p, const char* at, size_t len);

@@ -1,8 +1,7 @@
 #include "http/runtime.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -104,7 +103,8 @@ bool Runtime::build_addresses(conf::Diagnostics& diags) {
             if (l.has_options || l.backlog != 511) p->addr.backlog = l.backlog;
             if (l.ipv6only) p->addr.ipv6only = *l.ipv6only ? 1 : 0;
             bool listed = false;
-            for (const auto* srv : p->servers) listed = listed || srv == s.get();
+            for (const auto* srv : p->servers)
+                listed = listed || srv == s.get();
             if (!listed) p->servers.push_back(s.get());
             if (l.default_server) p->default_server = s.get();
         }
@@ -175,12 +175,14 @@ bool Runtime::open_logs(conf::Diagnostics& diags) {
     for (const auto& s : config_->http->servers) {
         open_location_logs(s->defaults, diags, ok);
         std::vector<const conf::LocationConf*> stack;
-        for (const auto& l : s->locations) stack.push_back(l.get());
+        for (const auto& l : s->locations)
+            stack.push_back(l.get());
         while (!stack.empty()) {
             const conf::LocationConf* l = stack.back();
             stack.pop_back();
             open_location_logs(*l, diags, ok);
-            for (const auto& child : l->locations) stack.push_back(child.get());
+            for (const auto& child : l->locations)
+                stack.push_back(child.get());
         }
     }
     return ok;

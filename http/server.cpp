@@ -1,12 +1,11 @@
 #include "http/server.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/log.h"
 #include "core/process.h"
@@ -22,14 +21,14 @@ using core::LogLevel;
 
 // The process's listening addresses and the workers that accept on them.
 class Server {
-public:
+  public:
     Server(const ConfigLoader& reload, const DiagnosticPrinter& print,
            std::string default_error_log)
         : reload_(reload), print_(print), default_error_log_(std::move(default_error_log)) {}
 
     int run(std::shared_ptr<const conf::Config> config);
 
-private:
+  private:
     bool apply_logs(const conf::Config& config);
     // Opens one socket per worker for each address not open yet. On failure nothing
     // changes and false is returned.
@@ -81,7 +80,8 @@ bool Server::open_listeners(const Runtime& rt,
     for (size_t tag = 0; tag < rt.addresses().size(); ++tag) {
         const AddressRt& a = rt.addresses()[tag];
         bool already = false;
-        for (const auto& open : open_addrs_) already = already || open == a.addr;
+        for (const auto& open : open_addrs_)
+            already = already || open == a.addr;
         for (int w = 0; w < worker_count_; ++w) {
             core::ListenerSpec spec;
             spec.addr = a.addr;
@@ -129,7 +129,8 @@ void Server::reload() {
     }
     apply_logs(*config);
     open_addrs_.clear();
-    for (const AddressRt& a : rt->addresses()) open_addrs_.push_back(a.addr);
+    for (const AddressRt& a : rt->addresses())
+        open_addrs_.push_back(a.addr);
     runtime_ = rt;
     for (size_t i = 0; i < workers_.size(); ++i) {
         core::Worker* w = workers_[i].get();
@@ -179,7 +180,8 @@ int Server::run(std::shared_ptr<const conf::Config> config) {
 
     std::vector<std::vector<core::ListenerSpec>> specs;
     if (!open_listeners(*runtime_, specs)) return 1;
-    for (const AddressRt& a : runtime_->addresses()) open_addrs_.push_back(a.addr);
+    for (const AddressRt& a : runtime_->addresses())
+        open_addrs_.push_back(a.addr);
 
     std::string pid_path = config->pid;
     std::string error;
@@ -227,7 +229,8 @@ int Server::run(std::shared_ptr<const conf::Config> config) {
                 break;
         }
     }
-    for (auto& w : workers_) w->join();
+    for (auto& w : workers_)
+        w->join();
     workers_.clear();
     if (!pid_path.empty()) core::remove_pid_file(pid_path);
     core::log_error(LogLevel::notice, 0, "exit");

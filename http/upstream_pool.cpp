@@ -29,7 +29,8 @@ UpstreamPools::UpstreamPools(core::EventLoop& loop) : loop_(loop) {}
 
 UpstreamPools::~UpstreamPools() {
     for (auto& g : groups_) {
-        while (g.idle_head) drop_idle(g.idle_head);
+        while (g.idle_head)
+            drop_idle(g.idle_head);
     }
 }
 
@@ -52,7 +53,8 @@ void UpstreamPools::drop_idle(UpstreamConn* c) {
 
 void UpstreamPools::reset(const Runtime& runtime) {
     for (auto& g : groups_) {
-        while (g.idle_head) drop_idle(g.idle_head);
+        while (g.idle_head)
+            drop_idle(g.idle_head);
     }
     runtime_ = &runtime;
     groups_.clear();
@@ -81,9 +83,8 @@ bool UpstreamPools::alive(const Peer& p, const PeerState& s) const {
 
 // nginx's smooth weighted round robin: every live peer gains its weight, the richest
 // is chosen and pays the total back.
-const Peer* UpstreamPools::pick_from(const std::vector<Peer>& peers,
-                                     std::vector<PeerState>& states, std::vector<bool>& tried,
-                                     int& index) {
+const Peer* UpstreamPools::pick_from(const std::vector<Peer>& peers, std::vector<PeerState>& states,
+                                     std::vector<bool>& tried, int& index) {
     if (tried.size() < peers.size()) tried.resize(peers.size(), false);
     int best = -1;
     int total = 0;
@@ -148,8 +149,10 @@ void UpstreamPools::failed(const Runtime& rt, int group, const PeerChoice& c) {
 void UpstreamPools::forgive(const Runtime& rt, int group) {
     if (&rt != runtime_) return;
     GroupState& g = groups_[group];
-    for (auto& s : g.primary) s.fails = 0;
-    for (auto& s : g.backup) s.fails = 0;
+    for (auto& s : g.primary)
+        s.fails = 0;
+    for (auto& s : g.backup)
+        s.fails = 0;
 }
 
 void UpstreamPools::succeeded(const Runtime& rt, int group, const PeerChoice& c) {
@@ -199,7 +202,8 @@ void UpstreamPools::put_idle(std::unique_ptr<UpstreamConn> conn) {
 
 size_t UpstreamPools::idle_count() const {
     size_t n = 0;
-    for (const auto& g : groups_) n += g.idle_count;
+    for (const auto& g : groups_)
+        n += g.idle_count;
     return n;
 }
 

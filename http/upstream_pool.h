@@ -62,7 +62,7 @@ struct PeerChoice {
 };
 
 class UpstreamPools {
-public:
+  public:
     explicit UpstreamPools(core::EventLoop& loop);
     ~UpstreamPools();
     UpstreamPools(const UpstreamPools&) = delete;
@@ -91,7 +91,7 @@ public:
     void put_idle(std::unique_ptr<UpstreamConn> conn);
     size_t idle_count() const;
 
-private:
+  private:
     struct PeerState {
         int current_weight = 0;
         int effective_weight = 1;

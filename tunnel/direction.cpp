@@ -142,8 +142,7 @@ Pump Direction::fill(PipePool& pipes, core::BufferPool& buffers, bool use_splice
     return fill_buffer(buffers);
 }
 
-Pump Direction::pump(PipePool& pipes, core::BufferPool& buffers, bool use_splice,
-                     size_t budget) {
+Pump Direction::pump(PipePool& pipes, core::BufferPool& buffers, bool use_splice, size_t budget) {
     if (finished_) return Pump::finished;
     uint64_t start = written_;
     for (;;) {

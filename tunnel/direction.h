@@ -33,7 +33,7 @@ enum class Pump : uint8_t {
 };
 
 class Direction {
-public:
+  public:
     Direction(Side& src, Side& dst) : src_(src), dst_(dst) {}
 
     void set_leftover(std::string bytes);
@@ -48,7 +48,7 @@ public:
     bool holds_pipe() const { return static_cast<bool>(pipe_); }
     int error() const { return err_; }
 
-private:
+  private:
     enum class Flush : uint8_t { drained, blocked, failed };
     Flush flush_leftover();
     Flush flush_buffer();

@@ -22,7 +22,7 @@ struct Pipe {
 };
 
 class PipePool {
-public:
+  public:
     // `pipe_size`: F_SETPIPE_SZ request (0 keeps the kernel default); `max_free`: how
     // many drained pipes to keep for reuse.
     explicit PipePool(size_t pipe_size = 256 * 1024, size_t max_free = 64);
@@ -39,7 +39,7 @@ public:
     size_t in_use() const { return in_use_; }
     size_t created() const { return created_; }
 
-private:
+  private:
     size_t pipe_size_;
     size_t max_free_;
     size_t in_use_ = 0;

@@ -3,8 +3,8 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <climits>
 #include <cerrno>
+#include <climits>
 #include <vector>
 
 #include "tunnel/direction.h"
@@ -29,7 +29,7 @@ struct UpstreamEnd : core::IoHandler {
 };
 
 class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd {
-public:
+  public:
     Tunnel(TunnelManager& mgr, std::unique_ptr<core::Stream> client,
            std::unique_ptr<core::Stream> upstream, const TunnelOptions& options,
            std::unique_ptr<TunnelObserver> observer)
@@ -65,7 +65,7 @@ public:
     Tunnel* prev_ = nullptr;
     Tunnel* next_ = nullptr;
 
-private:
+  private:
     using Timer = core::Timer;
     static constexpr int64_t kNever = INT64_MAX;
 
@@ -200,14 +200,16 @@ void Tunnel::close(TunnelEnd end, int err) {
 TunnelManager::TunnelManager(core::Worker& worker, core::BufferPool& buffers, PipePool& pipes)
     : worker_(worker), buffers_(buffers), pipes_(pipes) {}
 
-TunnelManager::~TunnelManager() { close_all(); }
+TunnelManager::~TunnelManager() {
+    close_all();
+}
 
 void TunnelManager::start(std::unique_ptr<core::Stream> client,
                           std::unique_ptr<core::Stream> upstream, std::string to_client,
                           std::string to_upstream, const TunnelOptions& options,
                           std::unique_ptr<TunnelObserver> observer) {
-    auto* t = new Tunnel(*this, std::move(client), std::move(upstream), options,
-                         std::move(observer));
+    auto* t =
+        new Tunnel(*this, std::move(client), std::move(upstream), options, std::move(observer));
     t->next_ = head_;
     if (head_) head_->prev_ = t;
     head_ = t;
@@ -242,7 +244,8 @@ void TunnelManager::unlink(Tunnel* t) {
 }
 
 void TunnelManager::close_all() {
-    while (head_) head_->close(TunnelEnd::shutdown, 0);
+    while (head_)
+        head_->close(TunnelEnd::shutdown, 0);
 }
 
 }  // namespace ferry::tunnel

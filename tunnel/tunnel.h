@@ -39,13 +39,13 @@ struct TunnelStats {
     int64_t started_ms = 0;           // monotonic
     int64_t ended_ms = 0;
     TunnelEnd end = TunnelEnd::closed;
-    int err = 0;        // errno of the failure, if any
+    int err = 0;           // errno of the failure, if any
     bool spliced = false;  // both sides plain: the splice path ran
 };
 
 // Hears how a tunnel ended (the HTTP layer writes its access log line here).
 class TunnelObserver {
-public:
+  public:
     virtual ~TunnelObserver() = default;
     virtual void on_tunnel_end(const TunnelStats& stats) = 0;
 };
@@ -60,7 +60,7 @@ class Tunnel;
 
 // Per-worker owner of tunnels and their pipe pool. Worker thread only.
 class TunnelManager {
-public:
+  public:
     TunnelManager(core::Worker& worker, core::BufferPool& buffers, PipePool& pipes);
     ~TunnelManager();
     TunnelManager(const TunnelManager&) = delete;
@@ -82,7 +82,7 @@ public:
     core::BufferPool& buffers() { return buffers_; }
     core::EventLoop& loop() { return worker_.loop(); }
 
-private:
+  private:
     friend class Tunnel;
     void unlink(Tunnel* t);
     void queue(Tunnel* t);  // resume `t` next iteration

@@ -1,10 +1,9 @@
 #include "core/event_loop.h"
 
-#include <catch2/catch.hpp>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <thread>
 
 using namespace ferry::core;
@@ -17,7 +16,8 @@ struct Reader final : IoHandler {
     void on_io(uint32_t) override {
         char buf[64];
         ssize_t n;
-        while ((n = ::read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<size_t>(n));
+        while ((n = ::read(fd, buf, sizeof buf)) > 0)
+            got.append(buf, static_cast<size_t>(n));
         if (got == "ping") loop->stop();
     }
 };
@@ -65,8 +65,7 @@ TEST_CASE("timers stop a loop that has nothing else to do", "[core][loop]") {
     CHECK(loop.update_time() - start >= 19);
 }
 
-TEST_CASE("call_soon work runs in the next iteration, not in a loop of its own",
-          "[core][loop]") {
+TEST_CASE("call_soon work runs in the next iteration, not in a loop of its own", "[core][loop]") {
     EventLoop loop;
     int rounds = 0;
     std::function<void()> again = [&] {

@@ -1,7 +1,6 @@
 #include "core/timers.h"
 
 #include <catch2/catch.hpp>
-
 #include <vector>
 
 using ferry::core::Timer;
@@ -85,8 +84,10 @@ TEST_CASE("many timers keep heap order under random operations", "[core][timers]
         ts[i].set_callback(Timer::bind<Recorder, &Recorder::fire>(), &recs[i]);
         timers.arm(ts[i], 0, next() % 10000);
     }
-    for (int i = 0; i < 500; i += 3) timers.cancel(ts[i]);
-    for (int i = 1; i < 500; i += 7) timers.arm(ts[i], 0, next() % 10000);
+    for (int i = 0; i < 500; i += 3)
+        timers.cancel(ts[i]);
+    for (int i = 1; i < 500; i += 7)
+        timers.arm(ts[i], 0, next() % 10000);
     int64_t last = -1;
     while (timers.size()) {
         int64_t when = timers.next_timeout(0);
@@ -97,5 +98,6 @@ TEST_CASE("many timers keep heap order under random operations", "[core][timers]
         last = when;
     }
     // Cancelled and never re-armed: must not have fired.
-    for (int id : fired) CHECK((id % 3 != 0 || id % 7 == 1));
+    for (int id : fired)
+        CHECK((id % 3 != 0 || id % 7 == 1));
 }

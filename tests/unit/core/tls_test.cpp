@@ -1,5 +1,7 @@
 // TLS contexts and TlsStream, driven over socketpairs (and loopback TCP) by small
 // bounded non-blocking loops. Certificates are made at run time in a temp dir.
+#include "core/tls.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -8,13 +10,11 @@
 #include <sys/socket.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 
-#include "core/tls.h"
 #include "core/tls_stream.h"
 
 using namespace ferry::core;
@@ -24,8 +24,8 @@ namespace {
 
 // ---- certificates ----
 
-X509Ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, long valid_from,
-                  long valid_to, bool ca) {
+X509Ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key,
+                  long valid_from, long valid_to, bool ca) {
     static long serial = 1;
     X509Ptr x(X509_new());
     X509_set_version(x.get(), 2);
@@ -56,7 +56,8 @@ X509Ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_
 
 void write_pem(const std::string& path, std::initializer_list<X509*> certs, EVP_PKEY* key) {
     BioPtr bio(BIO_new_file(path.c_str(), "w"));
-    for (X509* c : certs) PEM_write_bio_X509(bio.get(), c);
+    for (X509* c : certs)
+        PEM_write_bio_X509(bio.get(), c);
     if (key) PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
 }
 
@@ -100,8 +101,8 @@ const Pki& pki() {
 
 SslConf server_conf(const char* name) {
     SslConf conf;
-    conf.certificates.push_back({pki().path(std::string(name) + ".pem"),
-                                 pki().path(std::string(name) + ".key"), {}});
+    conf.certificates.push_back(
+        {pki().path(std::string(name) + ".pem"), pki().path(std::string(name) + ".key"), {}});
     return conf;
 }
 
@@ -304,8 +305,9 @@ TEST_CASE("bad cipher lists and curves are reported", "[core][tls]") {
     conf.ciphers = "NOPE";
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
-    CHECK(error == "SSL_CTX_set_cipher_list(\"NOPE\") failed (SSL: error:0A0000B9:SSL "
-                   "routines::no cipher match)");
+    CHECK(error ==
+          "SSL_CTX_set_cipher_list(\"NOPE\") failed (SSL: error:0A0000B9:SSL "
+          "routines::no cipher match)");
     conf = server_conf("a");
     conf.ecdh_curve = "nocurve";
     CHECK_FALSE(make_server_context(conf, error));
@@ -320,8 +322,8 @@ TEST_CASE("client contexts check their trusted certificates", "[core][tls]") {
     CHECK(error == "no proxy_ssl_trusted_certificate for proxy_ssl_verify");
     s.trusted_certificate = pki().path("missing.pem");
     CHECK_FALSE(make_client_context(s, error));
-    CHECK(error.rfind("cannot load certificate \"" + s.trusted_certificate + "\": BIO_new_file()", 0) ==
-          0);
+    CHECK(error.rfind("cannot load certificate \"" + s.trusted_certificate + "\": BIO_new_file()",
+                      0) == 0);
     s.trusted_certificate = pki().path("ca.pem");
     CHECK(make_client_context(s, error));
 }
@@ -388,7 +390,8 @@ TEST_CASE("has_pending reports records OpenSSL read ahead", "[core][tls]") {
     Conn c = make_conn(sctx.get(), cctx.get());
     REQUIRE(shake(c).ok());
     std::string data = pattern(3000);
-    for (int i = 0; i < 3; i++) REQUIRE(c.server->write(data.data() + i * 1000, 1000).n == 1000);
+    for (int i = 0; i < 3; i++)
+        REQUIRE(c.server->write(data.data() + i * 1000, 1000).n == 1000);
     std::string got;
     char buf[100];
     IoResult r = c.client->read(buf, sizeof buf);
@@ -439,7 +442,7 @@ TEST_CASE("a peer that closes without close_notify, even mid-record, gives eof",
     CHECK(relay(mc, ms, 500) == 500);  // half a record reaches the server...
     CHECK(c.server->read(&got[0], 1).status == Io::again);
     CHECK_FALSE(c.server->has_pending());  // ...which must wait for the socket, not spin
-    m_server.reset();                       // ...then the connection closes
+    m_server.reset();                      // ...then the connection closes
     CHECK(drain(*c.server, got) == Io::eof);
 }
 
@@ -453,8 +456,9 @@ TEST_CASE("SNI picks the server context and is kept as $ssl_server_name", "[core
     SslCtxPtr cctx = client_ctx();
     auto peer_cn = [](TlsStream& s) {
         char cn[64] = "";
-        X509_NAME_get_text_by_NID(X509_get_subject_name(SSL_get0_peer_certificate(s.native_handle())),
-                                  NID_commonName, cn, sizeof cn);
+        X509_NAME_get_text_by_NID(
+            X509_get_subject_name(SSL_get0_peer_certificate(s.native_handle())), NID_commonName, cn,
+            sizeof cn);
         return std::string(cn);
     };
 
@@ -510,7 +514,8 @@ TEST_CASE("a server holds an RSA and an ECDSA certificate at once", "[core][tls]
         SslCtxPtr cctx = client_ctx(s);
         Conn c = make_conn(sctx.get(), cctx.get());
         REQUIRE(shake(c).ok());
-        return EVP_PKEY_get_base_id(X509_get0_pubkey(SSL_get0_peer_certificate(c.client->native_handle())));
+        return EVP_PKEY_get_base_id(
+            X509_get0_pubkey(SSL_get0_peer_certificate(c.client->native_handle())));
     };
     CHECK(key_type("ECDHE-RSA-AES128-GCM-SHA256") == EVP_PKEY_RSA);
     CHECK(key_type("ECDHE-ECDSA-AES128-GCM-SHA256") == EVP_PKEY_EC);

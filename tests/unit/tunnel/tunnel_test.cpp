@@ -2,13 +2,12 @@
 // upstream connections, and a real EventLoop runs until a condition holds (bounded).
 #include "tunnel/tunnel.h"
 
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <functional>
 #include <string>
 
@@ -57,7 +56,8 @@ std::string read_all(int fd) {
     std::string out;
     char buf[65536];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        out.append(buf, static_cast<size_t>(n));
     return out;
 }
 
@@ -122,8 +122,7 @@ TEST_CASE("leftovers go first, then spliced bytes, in both directions", "[tunnel
     CHECK(f.pipes.in_use() == 0);  // drained pipes go back at once
 }
 
-TEST_CASE("EOF is passed on as a half-close and the tunnel ends when both are done",
-          "[tunnel]") {
+TEST_CASE("EOF is passed on as a half-close and the tunnel ends when both are done", "[tunnel]") {
     Fixture f;
     f.start("", "");
     REQUIRE(write(f.client.near, "last words", 10) == 10);
@@ -167,7 +166,8 @@ TEST_CASE("an idle tunnel closes after the read timeout", "[tunnel]") {
     tunnel::TunnelOptions opts;
     opts.read_timeout_ms = 50;
     f.start("", "", opts);
-    REQUIRE(run_until(f.worker.loop(), [&] { return f.ended; }, 2000));
+    REQUIRE(run_until(
+        f.worker.loop(), [&] { return f.ended; }, 2000));
     CHECK(f.stats.end == tunnel::TunnelEnd::upstream_timeout);
     CHECK(f.stats.ended_ms - f.stats.started_ms >= 45);
 }
@@ -195,17 +195,21 @@ TEST_CASE("a large transfer moves every byte unchanged", "[tunnel]") {
     Fixture f;
     f.start("", "");
     std::string data(8 * 1024 * 1024, '\0');
-    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 131) >> 3);
+    for (size_t i = 0; i < data.size(); ++i)
+        data[i] = static_cast<char>((i * 131) >> 3);
     size_t sent = 0;
     std::string got;
-    REQUIRE(run_until(f.worker.loop(), [&] {
-        if (sent < data.size()) {
-            ssize_t n = write(f.client.near, data.data() + sent, data.size() - sent);
-            if (n > 0) sent += static_cast<size_t>(n);
-        }
-        got += read_all(f.upstream.near);
-        return got.size() == data.size();
-    }, 10000));
+    REQUIRE(run_until(
+        f.worker.loop(),
+        [&] {
+            if (sent < data.size()) {
+                ssize_t n = write(f.client.near, data.data() + sent, data.size() - sent);
+                if (n > 0) sent += static_cast<size_t>(n);
+            }
+            got += read_all(f.upstream.near);
+            return got.size() == data.size();
+        },
+        10000));
     CHECK(got == data);
     CHECK(f.pipes.in_use() == 0);
 }

@@ -1,0 +1,85 @@
+// ClientConnection: what the request layer asks of a connection beyond I/O: the access
+// log line, per-connection variables, add_header lines.
+#include <random>
+
+#include "http/access_log.h"
+#include "http/connection.h"
+#include "http/http_worker.h"
+#include "http/proxy.h"
+#include "http/runtime.h"
+#include "http/variables.h"
+
+namespace ferry::http {
+
+void ClientConnection::write_access_log() {
+    if (req_.logged) return;
+    req_.logged = true;
+    const auto& logs = runtime_->access_logs(loc());
+    if (logs.empty()) return;
+    RequestVars vars(*this);
+    thread_local std::string line;
+    for (const AccessLogRt& target : logs) {
+        if (target.conf->condition) {
+            line.clear();
+            target.conf->condition->evaluate(vars, line);
+            if (line.empty() || line == "0") continue;
+        }
+        line.clear();
+        format_log_line(runtime_->config().http->log_formats[target.conf->format], vars, line);
+        worker_.access_log().write(target.fd, line);
+    }
+}
+
+void ClientConnection::append_response_header(bool upstream, std::string_view name,
+                                              std::string& out) {
+    if (proxy_) proxy_->append_response_header(upstream, name, out);
+}
+
+void ClientConnection::append_request_id(std::string& out) {
+    if (!request_id_set_ || req_.request_id_for != requests_) {
+        thread_local std::mt19937_64 rng{std::random_device{}()};
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 0; i < 2; ++i) {
+            uint64_t v = rng();
+            for (int j = 0; j < 16; ++j)
+                request_id_[i * 16 + j] = hex[(v >> (j * 4)) & 15];
+        }
+        request_id_set_ = true;
+        req_.request_id_for = requests_;
+    }
+    out.append(request_id_, sizeof request_id_);
+}
+
+void ClientConnection::append_tls_variable(conf::BuiltinVar v, std::string& out) {
+    (void)v;
+    (void)out;  // plain connections have no TLS session
+}
+
+// add_header: for the success and redirect statuses nginx lists, or any with `always`.
+void ClientConnection::append_add_headers(int status, core::Buffer& out) {
+    const auto& rules = loc().add_headers;
+    if (!rules || rules->empty()) return;
+    bool listed = false;
+    for (int s : {200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
+        listed = listed || s == status;
+    RequestVars vars(*this);
+    thread_local std::string value;
+    for (const conf::AddHeader& h : *rules) {
+        if (!listed && !h.always) continue;
+        value.clear();
+        h.value.evaluate(vars, value);
+        if (value.empty()) continue;
+        out.append(h.name);
+        out.append(": ");
+        out.append(value);
+        out.append("\r\n");
+    }
+}
+
+bool ClientConnection::will_keep_alive() const {
+    return keepalive_ && req_.keep_alive && !quitting_ &&
+           requests_ < static_cast<uint32_t>(loc().keepalive_requests) &&
+           loc().keepalive_timeout > 0;
+}
+
+}  // namespace ferry::http
