@@ -53,6 +53,7 @@ bool Buffer::reserve(size_t n) {
 }
 
 bool Buffer::append(std::string_view s) {
+    if (s.empty()) return true;
     if (!reserve(s.size())) return false;
     memcpy(writable(), s.data(), s.size());
     commit(s.size());

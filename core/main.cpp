@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
 
     conf::LoadOptions load = core::load_options(*options);
     conf::LoadResult loaded = conf::load(load);
-    auto files = loaded.config ? loaded.config->files : std::vector<conf::SourceFile>{};
+    const auto& files = loaded.config ? loaded.config->files : loaded.files;
     core::print_diagnostics(loaded.diagnostics, files, options->directives, false);
     if (!loaded.config) return 1;
 

@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
 
@@ -36,7 +37,9 @@ std::string ssl_error_text(std::string_view what) {
 namespace tls_detail {
 
 namespace {
-BioPtr open_file(const std::string& path) { return BioPtr(BIO_new_file(path.c_str(), "r")); }
+BioPtr open_file(const std::string& path) {
+    return BioPtr(BIO_new_file(path.c_str(), "r"));
+}
 
 // The error queue's last entry says whether PEM_read_bio_X509 stopped at the end of the
 // file (no further "-----BEGIN" line) or on a damaged certificate.
@@ -90,6 +93,90 @@ EvpPkeyPtr load_private_key(const std::string& path, std::string& error) {
     return key;
 }
 
+// Socket errors that mean the peer went away, not that something is wrong here.
+bool peer_errno(int err) {
+    switch (err) {
+        case 0:
+        case ECONNRESET:
+        case EPIPE:
+        case ENOTCONN:
+        case ETIMEDOUT:
+        case ECONNREFUSED:
+        case ENETDOWN:
+        case ENETUNREACH:
+        case EHOSTDOWN:
+        case EHOSTUNREACH:
+            return true;
+        default:
+            return false;
+    }
+}
+
+// OpenSSL reasons that mean the peer sent something bad, old or unexpected (nginx logs
+// these at the connection's low level rather than `crit`).
+bool peer_reason(int reason) {
+    static const int reasons[] = {
+        SSL_R_BAD_CHANGE_CIPHER_SPEC,
+        SSL_R_NO_SUITABLE_KEY_SHARE,
+        SSL_R_BAD_KEY_SHARE,
+        SSL_R_BAD_EXTENSION,
+        SSL_R_BAD_DIGEST_LENGTH,
+        SSL_R_MISSING_SIGALGS_EXTENSION,
+        SSL_R_BAD_PACKET_LENGTH,
+        SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM,
+        SSL_R_BAD_KEY_UPDATE,
+        SSL_R_BLOCK_CIPHER_PAD_IS_WRONG,
+        SSL_R_CCS_RECEIVED_EARLY,
+        SSL_R_DATA_BETWEEN_CCS_AND_FINISHED,
+        SSL_R_DATA_LENGTH_TOO_LONG,
+        SSL_R_DIGEST_CHECK_FAILED,
+        SSL_R_ENCRYPTED_LENGTH_TOO_LONG,
+        SSL_R_ERROR_IN_RECEIVED_CIPHER_LIST,
+        SSL_R_EXCESSIVE_MESSAGE_SIZE,
+        SSL_R_HTTPS_PROXY_REQUEST,
+        SSL_R_HTTP_REQUEST,
+        SSL_R_LENGTH_MISMATCH,
+        SSL_R_LENGTH_TOO_SHORT,
+        SSL_R_NO_RENEGOTIATION,
+        SSL_R_NO_CIPHERS_SPECIFIED,
+        SSL_R_NO_COMPRESSION_SPECIFIED,
+        SSL_R_NO_SHARED_CIPHER,
+        SSL_R_PACKET_LENGTH_TOO_LONG,
+        SSL_R_RECORD_LENGTH_MISMATCH,
+        SSL_R_TOO_MANY_WARN_ALERTS,
+        SSL_R_CALLBACK_FAILED,
+        SSL_R_NO_APPLICATION_PROTOCOL,
+        SSL_R_UNEXPECTED_MESSAGE,
+        SSL_R_UNEXPECTED_RECORD,
+        SSL_R_UNKNOWN_ALERT_TYPE,
+        SSL_R_UNKNOWN_PROTOCOL,
+        SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS,
+        SSL_R_UNSUPPORTED_PROTOCOL,
+        SSL_R_NO_SHARED_GROUPS,
+        SSL_R_WRONG_VERSION_NUMBER,
+        SSL_R_BAD_LENGTH,
+        SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC,
+        SSL_R_APPLICATION_DATA_AFTER_CLOSE_NOTIFY,
+        SSL_R_BAD_LEGACY_VERSION,
+        SSL_R_MIXED_HANDSHAKE_AND_NON_HANDSHAKE_DATA,
+        SSL_R_RECORD_TOO_SMALL,
+        SSL_R_SSL3_SESSION_ID_TOO_LONG,
+        SSL_R_BAD_ECPOINT,
+        SSL_R_RENEGOTIATE_EXT_TOO_LONG,
+        SSL_R_RENEGOTIATION_ENCODING_ERR,
+        SSL_R_RENEGOTIATION_MISMATCH,
+        SSL_R_UNSAFE_LEGACY_RENEGOTIATION_DISABLED,
+        SSL_R_SCSV_RECEIVED_WHEN_RENEGOTIATING,
+        SSL_R_INAPPROPRIATE_FALLBACK,
+        SSL_R_CERT_CB_ERROR,
+        SSL_R_VERSION_TOO_LOW,
+        SSL_R_BAD_RECORD_TYPE,
+    };
+    // Alerts received from the peer come as SSL_AD_REASON_OFFSET + alert number.
+    if (reason >= SSL_AD_REASON_OFFSET && reason <= SSL_AD_REASON_OFFSET + 255) return true;
+    return std::find(std::begin(reasons), std::end(reasons), reason) != std::end(reasons);
+}
+
 void set_common_options(SSL_CTX* ctx, uint8_t protocols) {
     // Protocol versions by option bits, as nginx does, so a mask with gaps works; the
     // version bounds are reset because the system openssl.cnf may raise the minimum.
@@ -113,11 +200,16 @@ void set_common_options(SSL_CTX* ctx, uint8_t protocols) {
 
     // (OpenSSL 3 refuses client-initiated renegotiation unless told otherwise.)
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
-    if (kernel_offers_ktls()) SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN);
-    // Read whole socket buffers at once instead of a header then a body per record.
-    SSL_CTX_set_read_ahead(ctx, 1);
+    if (kernel_offers_ktls()) {
+        // OpenSSL hands the receive side to the kernel only when it holds no bytes
+        // beyond the handshake, which read-ahead would break.
+        SSL_CTX_set_options(ctx, SSL_OP_ENABLE_KTLS);
+    } else {
+        // Read whole socket buffers at once instead of a header then a body per record.
+        SSL_CTX_set_read_ahead(ctx, 1);
+    }
 }
 
 }  // namespace tls_detail
@@ -136,7 +228,9 @@ TlsClientSettings client_settings_from(const conf::ProxyConf& proxy) {
 namespace {
 // Verification never stops the handshake: like nginx, the result is checked afterwards
 // (TlsStream::handshake), so the log says why instead of "handshake failure".
-int keep_going(int, X509_STORE_CTX*) { return 1; }
+int keep_going(int, X509_STORE_CTX*) {
+    return 1;
+}
 
 bool add_trusted(SSL_CTX* ctx, const std::string& path, std::string& error) {
     std::vector<X509Ptr> certs = tls_detail::load_certificates(path, error);

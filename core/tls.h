@@ -111,12 +111,12 @@ SslCtxPtr make_client_context(const TlsClientSettings& settings, std::string& er
 
 // What the first byte of a fresh connection on a TLS port says (recv MSG_PEEK).
 enum class FirstByte : uint8_t {
-    tls,    // 0x16 (handshake record) or an SSLv2-style header (high bit set)
-    plain,  // anything else: nginx treats it as plain HTTP and answers
-            // "400 The plain HTTP request was sent to HTTPS port"
-    again,  // nothing received yet: wait for readability
-    closed, // the peer closed before sending anything
-    error,  // recv failed: `err` holds errno
+    tls,     // 0x16 (handshake record) or an SSLv2-style header (high bit set)
+    plain,   // anything else: nginx treats it as plain HTTP and answers
+             // "400 The plain HTTP request was sent to HTTPS port"
+    again,   // nothing received yet: wait for readability
+    closed,  // the peer closed before sending anything
+    error,   // recv failed: `err` holds errno
 };
 FirstByte probe_first_byte(int fd, int& err);
 

@@ -30,7 +30,8 @@ bool use_certificate(SSL_CTX* ctx, const conf::SslCertificate& pair, std::string
         return false;
     }
     STACK_OF(X509)* chain = sk_X509_new_null();
-    for (size_t i = 1; chain && i < certs.size(); i++) sk_X509_push(chain, certs[i].get());
+    for (size_t i = 1; chain && i < certs.size(); i++)
+        sk_X509_push(chain, certs[i].get());
     // set1 takes its own references; the stack only borrows ours.
     bool chained = chain && SSL_CTX_set1_chain(ctx, chain) == 1;
     sk_X509_free(chain);
@@ -78,8 +79,7 @@ bool use_dhparam(SSL_CTX* ctx, const std::string& path, std::string& error) {
 bool set_session_id_context(SSL_CTX* ctx, const std::vector<X509*>& certs, std::string& error) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> dg(EVP_MD_CTX_new(),
-                                                               EVP_MD_CTX_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> dg(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     bool ok = dg && EVP_DigestInit_ex(dg.get(), EVP_sha256(), nullptr) == 1 &&
               EVP_DigestUpdate(dg.get(), "HTTP", 4) == 1;
     for (X509* cert : certs) {
@@ -185,8 +185,7 @@ void free_selector(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
 }
 
 int selector_index() {
-    static const int index =
-        SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_selector);
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, free_selector);
     return index;
 }
 
@@ -244,7 +243,9 @@ int on_client_hello(SSL* ssl, int* alert, void* arg) {
 
 // The server was already picked; accepting the name lets OpenSSL keep it in TLS 1.2
 // sessions, so $ssl_server_name still answers after a resumption.
-int accept_server_name(SSL*, int*, void*) { return SSL_TLSEXT_ERR_OK; }
+int accept_server_name(SSL*, int*, void*) {
+    return SSL_TLSEXT_ERR_OK;
+}
 
 }  // namespace
 

@@ -39,91 +39,9 @@ bool is_ip_literal(const std::string& name) {
            inet_pton(AF_INET6, name.c_str(), addr) == 1;
 }
 
-// Socket errors that mean the peer went away, not that something is wrong here.
-bool peer_errno(int err) {
-    switch (err) {
-        case 0:
-        case ECONNRESET:
-        case EPIPE:
-        case ENOTCONN:
-        case ETIMEDOUT:
-        case ECONNREFUSED:
-        case ENETDOWN:
-        case ENETUNREACH:
-        case EHOSTDOWN:
-        case EHOSTUNREACH:
-            return true;
-        default:
-            return false;
-    }
+IoResult again(bool want_read) {
+    return {Io::again, 0, 0, want_read, !want_read};
 }
-
-// OpenSSL reasons that mean the peer sent something bad, old or unexpected (nginx logs
-// these at the connection's low level rather than `crit`).
-bool peer_reason(int reason) {
-    static const int reasons[] = {
-        SSL_R_BAD_CHANGE_CIPHER_SPEC,
-        SSL_R_NO_SUITABLE_KEY_SHARE,
-        SSL_R_BAD_KEY_SHARE,
-        SSL_R_BAD_EXTENSION,
-        SSL_R_BAD_DIGEST_LENGTH,
-        SSL_R_MISSING_SIGALGS_EXTENSION,
-        SSL_R_BAD_PACKET_LENGTH,
-        SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM,
-        SSL_R_BAD_KEY_UPDATE,
-        SSL_R_BLOCK_CIPHER_PAD_IS_WRONG,
-        SSL_R_CCS_RECEIVED_EARLY,
-        SSL_R_DATA_BETWEEN_CCS_AND_FINISHED,
-        SSL_R_DATA_LENGTH_TOO_LONG,
-        SSL_R_DIGEST_CHECK_FAILED,
-        SSL_R_ENCRYPTED_LENGTH_TOO_LONG,
-        SSL_R_ERROR_IN_RECEIVED_CIPHER_LIST,
-        SSL_R_EXCESSIVE_MESSAGE_SIZE,
-        SSL_R_HTTPS_PROXY_REQUEST,
-        SSL_R_HTTP_REQUEST,
-        SSL_R_LENGTH_MISMATCH,
-        SSL_R_LENGTH_TOO_SHORT,
-        SSL_R_NO_RENEGOTIATION,
-        SSL_R_NO_CIPHERS_SPECIFIED,
-        SSL_R_NO_COMPRESSION_SPECIFIED,
-        SSL_R_NO_SHARED_CIPHER,
-        SSL_R_PACKET_LENGTH_TOO_LONG,
-        SSL_R_RECORD_LENGTH_MISMATCH,
-        SSL_R_TOO_MANY_WARN_ALERTS,
-        SSL_R_CALLBACK_FAILED,
-        SSL_R_NO_APPLICATION_PROTOCOL,
-        SSL_R_UNEXPECTED_MESSAGE,
-        SSL_R_UNEXPECTED_RECORD,
-        SSL_R_UNKNOWN_ALERT_TYPE,
-        SSL_R_UNKNOWN_PROTOCOL,
-        SSL_R_NO_SHARED_SIGNATURE_ALGORITHMS,
-        SSL_R_UNSUPPORTED_PROTOCOL,
-        SSL_R_NO_SHARED_GROUPS,
-        SSL_R_WRONG_VERSION_NUMBER,
-        SSL_R_BAD_LENGTH,
-        SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC,
-        SSL_R_APPLICATION_DATA_AFTER_CLOSE_NOTIFY,
-        SSL_R_BAD_LEGACY_VERSION,
-        SSL_R_MIXED_HANDSHAKE_AND_NON_HANDSHAKE_DATA,
-        SSL_R_RECORD_TOO_SMALL,
-        SSL_R_SSL3_SESSION_ID_TOO_LONG,
-        SSL_R_BAD_ECPOINT,
-        SSL_R_RENEGOTIATE_EXT_TOO_LONG,
-        SSL_R_RENEGOTIATION_ENCODING_ERR,
-        SSL_R_RENEGOTIATION_MISMATCH,
-        SSL_R_UNSAFE_LEGACY_RENEGOTIATION_DISABLED,
-        SSL_R_SCSV_RECEIVED_WHEN_RENEGOTIATING,
-        SSL_R_INAPPROPRIATE_FALLBACK,
-        SSL_R_CERT_CB_ERROR,
-        SSL_R_VERSION_TOO_LOW,
-        SSL_R_BAD_RECORD_TYPE,
-    };
-    // Alerts received from the peer come as SSL_AD_REASON_OFFSET + alert number.
-    if (reason >= SSL_AD_REASON_OFFSET && reason <= SSL_AD_REASON_OFFSET + 255) return true;
-    return std::find(std::begin(reasons), std::end(reasons), reason) != std::end(reasons);
-}
-
-IoResult again(bool want_read) { return {Io::again, 0, 0, want_read, !want_read}; }
 
 }  // namespace
 
@@ -175,8 +93,7 @@ std::unique_ptr<TlsStream> TlsStream::accept(UniqueFd fd, SSL_CTX* ctx, std::str
 }
 
 std::unique_ptr<TlsStream> TlsStream::connect(UniqueFd fd, SSL_CTX* ctx,
-                                              const TlsClientOptions& options,
-                                              std::string& error) {
+                                              const TlsClientOptions& options, std::string& error) {
     ERR_clear_error();
     SslPtr ssl(SSL_new(ctx));
     if (!ssl) {
@@ -218,14 +135,15 @@ IoResult TlsStream::handshake() {
     failed_ = true;
     if (e == SSL_ERROR_ZERO_RETURN || ERR_peek_error() == 0) {
         error_text_ = "peer closed connection in SSL handshake";
-        peer_fault_ = peer_errno(err);
+        peer_fault_ = tls_detail::peer_errno(err);
     } else if (sni_rejected_) {
         ERR_clear_error();
         error_text_ = "handshake rejected";
         peer_fault_ = true;
     } else {
-        peer_fault_ = e == SSL_ERROR_SSL ? peer_reason(ERR_GET_REASON(ERR_peek_last_error()))
-                                         : peer_errno(err);
+        peer_fault_ = e == SSL_ERROR_SSL
+                          ? tls_detail::peer_reason(ERR_GET_REASON(ERR_peek_last_error()))
+                          : tls_detail::peer_errno(err);
         error_text_ = ssl_error_text("SSL_do_handshake() failed");
     }
     if (err) error_text_ += " " + errno_text(err);
@@ -270,8 +188,8 @@ IoResult TlsStream::failed(int ssl_error, const char* call) {
     int err = ssl_error == SSL_ERROR_SYSCALL ? errno : 0;
     failed_ = true;
     peer_fault_ = ssl_error == SSL_ERROR_SSL
-                      ? peer_reason(ERR_GET_REASON(ERR_peek_last_error()))
-                      : peer_errno(err);
+                      ? tls_detail::peer_reason(ERR_GET_REASON(ERR_peek_last_error()))
+                      : tls_detail::peer_errno(err);
     error_text_ = ssl_error_text(std::string(call) + " failed");
     if (err) error_text_ += " " + errno_text(err);
     return {Io::error, 0, err ? err : EPROTO, false, false};
@@ -315,11 +233,13 @@ IoResult TlsStream::write(const char* buf, size_t len) {
 
 IoResult TlsStream::writev(const iovec* iov, int count) {
     size_t total = 0;
-    for (int i = 0; i < count; i++) total += iov[i].iov_len;
+    for (int i = 0; i < count; i++)
+        total += iov[i].iov_len;
     if (total == 0) return IoResult::ok_n(0);
     size_t want = std::min(total, kRecord);
     int first = 0;
-    while (iov[first].iov_len == 0) first++;
+    while (iov[first].iov_len == 0)
+        first++;
     if (iov[first].iov_len >= want) {
         return write_record(static_cast<const char*>(iov[first].iov_base), want);
     }
@@ -378,7 +298,9 @@ void TlsStream::continue_shutdown() {
     ::shutdown(fd_.get(), SHUT_WR);
 }
 
-bool TlsStream::can_splice() const { return ktls_active() && SSL_has_pending(ssl_.get()) == 0; }
+bool TlsStream::can_splice() const {
+    return ktls_active() && SSL_has_pending(ssl_.get()) == 0;
+}
 
 // With read-ahead, OpenSSL may hold whole records it read from the socket but has not
 // decrypted yet; after a read that ended in `again` what remains is only the start of
@@ -400,7 +322,9 @@ std::string_view TlsStream::server_name() const {
     return name ? name : "";
 }
 
-bool TlsStream::session_reused() const { return SSL_session_reused(ssl_.get()) == 1; }
+bool TlsStream::session_reused() const {
+    return SSL_session_reused(ssl_.get()) == 1;
+}
 
 std::string_view TlsStream::alpn() const {
     const unsigned char* data = nullptr;
@@ -409,6 +333,8 @@ std::string_view TlsStream::alpn() const {
     return {reinterpret_cast<const char*>(data), len};
 }
 
-SslSessionPtr TlsStream::take_session() { return std::move(session_); }
+SslSessionPtr TlsStream::take_session() {
+    return std::move(session_);
+}
 
 }  // namespace ferry::core

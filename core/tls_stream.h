@@ -42,14 +42,13 @@ struct TlsClientOptions {
 };
 
 class TlsStream final : public Stream {
-public:
+  public:
     // A server-side stream on an accepted socket, with the default server's context.
     // Null + `error` when OpenSSL cannot make the connection object.
     static std::unique_ptr<TlsStream> accept(UniqueFd fd, SSL_CTX* ctx, std::string& error);
     // A client-side stream on a connected (or still connecting) socket.
     static std::unique_ptr<TlsStream> connect(UniqueFd fd, SSL_CTX* ctx,
-                                              const TlsClientOptions& options,
-                                              std::string& error);
+                                              const TlsClientOptions& options, std::string& error);
     ~TlsStream() override;
 
     IoResult handshake() override;
@@ -96,7 +95,7 @@ public:
 
     SSL* native_handle() const { return ssl_.get(); }
 
-private:
+  private:
     TlsStream(UniqueFd fd, SslPtr ssl, bool client);
     static TlsStream* from(SSL* ssl);
     friend int tls_detail::on_new_client_session(SSL* ssl, SSL_SESSION* session);
@@ -114,10 +113,10 @@ private:
     std::string error_text_;
     bool client_ = false;
     bool handshake_done_ = false;
-    bool failed_ = false;             // a fatal error ended the TLS session
-    bool read_blocked_ = false;       // the last read wanted more bytes from the socket
+    bool failed_ = false;        // a fatal error ended the TLS session
+    bool read_blocked_ = false;  // the last read wanted more bytes from the socket
     bool write_shut_ = false;
-    bool shutdown_pending_ = false;   // close_notify queued, FIN not yet sent
+    bool shutdown_pending_ = false;  // close_notify queued, FIN not yet sent
     bool sni_rejected_ = false;
     bool peer_fault_ = false;
     bool ktls_send_ = false;

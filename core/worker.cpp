@@ -9,15 +9,24 @@
 namespace ferry::core {
 
 // One listening socket registered in the worker's loop.
-class Worker::Listener final : public IoHandler {
+class Worker::Listener final : public Deferred, public IoHandler {
   public:
     Listener(Worker& w, SockAddr addr, int tag, UniqueFd fd)
         : worker_(w), addr_(addr), tag_(tag), fd_(std::move(fd)) {
         worker_.loop_.add(fd_.get(), EPOLLIN, this);
     }
-    ~Listener() { worker_.loop_.remove(fd_.get()); }
+    ~Listener() override { close(); }
 
-    void on_io(uint32_t) override { accept_some(); }
+    // Stops listening now; the object itself may still be the target of an event in
+    // this loop iteration, so it is freed later (see Worker::close_listeners()).
+    void close() {
+        if (!fd_) return;
+        worker_.loop_.remove(fd_.get());
+        fd_.reset();
+    }
+    void on_io(uint32_t) override {
+        if (fd_) accept_some();
+    }
     void pause() {
         if (!paused_) worker_.loop_.modify(fd_.get(), 0, this);
         paused_ = true;
@@ -124,6 +133,7 @@ void Worker::set_listeners(std::vector<ListenerSpec> specs) {
             }
         }
     }
+    close_listeners();  // those not carried over
     listeners_ = std::move(next);
 }
 
@@ -143,6 +153,15 @@ bool Worker::take_connection() {
 void Worker::release_connection() {
     --connections_;
     if (quitting_ && connections_ == 0) loop_.defer([this] { check_quit_done(); });
+}
+
+void Worker::close_listeners() {
+    for (auto& l : listeners_) {
+        if (!l) continue;
+        l->close();
+        loop_.defer_delete(std::move(l));
+    }
+    listeners_.clear();
 }
 
 void Worker::pause_accepting(int64_t ms) {
@@ -165,7 +184,7 @@ void Worker::request_quit(int64_t shutdown_timeout_ms) {
     post([this, shutdown_timeout_ms] {
         if (quitting_) return;
         quitting_ = true;
-        listeners_.clear();
+        close_listeners();
         if (shutdown_timeout_ms > 0) {
             loop_.timers().arm(shutdown_timer_, loop_.now(), shutdown_timeout_ms);
         }
@@ -177,7 +196,7 @@ void Worker::request_quit(int64_t shutdown_timeout_ms) {
 void Worker::request_terminate() {
     post([this] {
         quitting_ = true;
-        listeners_.clear();
+        close_listeners();
         if (app_) app_->on_terminate();
         loop_.stop();
     });

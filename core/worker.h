@@ -78,6 +78,7 @@ class Worker {
     class Listener;
     void run(std::function<std::unique_ptr<WorkerApp>(Worker&)> make_app);
     void pause_accepting(int64_t ms);
+    void close_listeners();
     void resume_accepting();
     void check_quit_done();
     void on_shutdown_timeout();

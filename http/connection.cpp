@@ -221,12 +221,12 @@ void ClientConnection::log_error(conf::LogLevel level, std::string_view message)
     core::ErrorLog& log = core::ErrorLog::instance();
     if (!log.enabled(level)) return;
     std::string line(message);
+    // nginx says what the connection was doing when the head is not complete yet.
+    if (phase_ == Phase::head && !idle_) line += " while reading client request headers";
     line += ", client: ";
     line += peer_.ip();
-    if (req_.server) {
-        line += ", server: ";
-        line += req_.server->name;
-    }
+    line += ", server: ";
+    line += req_.server ? req_.server->name : address().default_server->name;
     if (!req_.request_line.empty()) {
         line += ", request: \"";
         line += req_.request_line;

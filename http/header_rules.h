@@ -149,8 +149,8 @@ enum class HeaderNameCheck : uint8_t {
 };
 HeaderNameCheck check_header_name(std::string_view name, bool underscores_in_headers);
 
-// A request header value ferry accepts: no NUL (nginx's rule, 400), and no other control
-// byte except HTAB, nor DEL (RFC 9110 field-value; llhttp's strict mode refuses them too).
+// A request header value ferry accepts: no NUL (nginx's rule, 400), and no CR or LF
+// inside it (a bare CR, or an obs-fold that llhttp's lenient mode let through).
 bool is_valid_header_value(std::string_view value);
 
 }  // namespace ferry::http

@@ -31,6 +31,8 @@ void Request::clear() {
     captures.offsets.clear();
     captures_subject = {};
     captures_regex = nullptr;
+    server_captures.offsets.clear();
+    server_regex = nullptr;
     status = 0;
     logged = false;
     start_ms = 0;

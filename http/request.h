@@ -62,6 +62,10 @@ struct Request {
     conf::Captures captures;  // from a regex location (or server_name)
     std::string_view captures_subject;
     const conf::Regex* captures_regex = nullptr;  // for named captures
+    // A regex server_name's captures: its named ones stay variables for the whole
+    // request (nginx sets them when the server is chosen).
+    conf::Captures server_captures;
+    const conf::Regex* server_regex = nullptr;
     int status = 0;
     bool logged = false;
     uint32_t request_id_for = 0;  // which request of the connection $request_id is for

@@ -222,6 +222,7 @@ void ClientConnection::route() {
         case TargetForm::absolute:
             host = abs.host;
             path = abs.path_and_query.empty() ? std::string_view("/") : abs.path_and_query;
+            req_.target = path;  // $request_uri is the path part, as in nginx
             break;
         case TargetForm::origin:
             break;
@@ -255,9 +256,14 @@ void ClientConnection::route() {
                                                  : req_.target.substr(at + 1, parsed->args.size());
     }
 
-    const ServerRt& server = runtime_->find_server(tag_, req_.host, &req_.captures);
+    const ServerRt& server =
+        runtime_->find_server(tag_, req_.host, &req_.server_captures, &req_.server_regex);
     req_.server = &server;
-    req_.captures_subject = req_.host;
+    if (req_.server_regex) {
+        req_.captures = req_.server_captures;  // $1.. until a location regex matches
+        req_.captures_subject = req_.host;
+        req_.captures_regex = req_.server_regex;
+    }
     dispatch();
 }
 
@@ -348,9 +354,17 @@ void ClientConnection::handle_return(const conf::ReturnConf& ret) {
 void ClientConnection::redirect(int code, std::string_view url) {
     std::string location;
     if (!url.empty() && url.front() == '/') {
+        // nginx's absolute_redirect with server_name_in_redirect off: the request's
+        // host, else the address the connection came to.
         const AddressRt& a = address();
         location = a.ssl ? "https://" : "http://";
-        location += req_.host.empty() ? req_.server->name : req_.host;
+        if (!req_.host.empty()) {
+            location += req_.host;
+        } else if (local().family() == AF_INET6) {
+            location += '[' + local().ip() + ']';
+        } else {
+            location += local().ip();
+        }
         uint16_t port = local().port();
         if (port != (a.ssl ? 443 : 80) && local().family() != AF_UNIX) {
             location += ':';
@@ -398,8 +412,9 @@ void ClientConnection::respond(int status, std::string_view content_type, std::s
     if (!start_response()) return;
     SimpleResponse r;
     r.status = wire_status(status);
-    r.content_type = content_type;
-    r.content_length = static_cast<int64_t>(body.size());
+    if (status == 204 || status == 304) body = {};  // no body, and no length for one
+    r.content_type = body.empty() && (status == 204 || status == 304) ? "" : content_type;
+    r.content_length = status == 204 || status == 304 ? -1 : static_cast<int64_t>(body.size());
     r.location = location;
     r.keep_alive = will_keep_alive();
     r.http_minor = req_.http_minor;
@@ -417,6 +432,17 @@ void ClientConnection::respond(int status, std::string_view content_type, std::s
 
 // An error found while reading or checking the request: answer and close.
 void ClientConnection::fail_request(int status, std::string_view reason) {
+    // A head refused before it was complete is logged with its request line, if that
+    // much arrived (nginx's $request).
+    if (req_.request_line.empty() && in_.allocated()) {
+        std::string_view seen(in_.data() + req_start_, parsed_ - req_start_);
+        size_t eol = seen.find('\n');
+        if (eol != std::string_view::npos) {
+            std::string_view line = seen.substr(0, eol);
+            if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+            req_.request_line = line;
+        }
+    }
     if (!reason.empty()) log_error(conf::LogLevel::info, reason);
     keepalive_ = false;
     body_state_ = BodyState::none;

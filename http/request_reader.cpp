@@ -77,6 +77,7 @@ void RequestReader::begin(Request& req, size_t offset, const HeadLimits& limits)
     head_paused_ = false;
     message_complete_ = false;
     error_status_ = 0;
+    last_byte_ = prev_last_byte_ = 0;
     error_reason_ = "";
     spans_.clear();
 }
@@ -113,6 +114,9 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
     if (from == to && in_head_) return Event::need_more;
     if (error_status_) return Event::error;
     size_t body_spans_before = spans_.size();
+    char prev_last_byte = last_byte_;
+    if (to > from) last_byte_ = buf[to - 1];
+    prev_last_byte_ = prev_last_byte;
     llhttp_errno_t err = llhttp_execute(&parser_, buf + from, to - from);
     if (error_status_) return Event::error;  // a callback refused the input
     if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE && in_head_) {
@@ -144,7 +148,9 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
             if (message_complete_) {
                 // llhttp takes a bare LF after the last chunk; nginx wants CRLF.
                 size_t end = from + consumed;
-                if ((parser_.flags & F_CHUNKED) && (end < 2 || buf[end - 2] != '\r')) {
+                // The CR may have come with the previous read, whose bytes may be gone.
+                char before_lf = end >= from + 2 ? buf[end - 2] : prev_last_byte_;
+                if ((parser_.flags & F_CHUNKED) && before_lf != '\r') {
                     return fail(400, "client sent invalid chunked body");
                 }
                 return Event::message_done;

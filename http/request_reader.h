@@ -91,6 +91,8 @@ class RequestReader {
     bool head_paused_ = false;
     bool message_complete_ = false;
     int error_status_ = 0;
+    char last_byte_ = 0;       // the last byte given to the parser so far
+    char prev_last_byte_ = 0;  // the byte before the current parse() input
     const char* error_reason_ = "";
     std::vector<BodySpan> spans_;
 };

@@ -195,6 +195,16 @@ void Runtime::open_location_logs(const conf::LocationConf& loc, conf::Diagnostic
         if (a.path_template || a.path.rfind("syslog:", 0) == 0) continue;  // not supported
         std::string error;
         int fd = core::LogFiles::instance().open(a.path, error);
+        if (fd < 0 && a.loc.line == 0) {
+            // The implicit default (prefix/logs/access.log, as nginx) is not worth
+            // refusing to start over: say so once and log nothing.
+            if (warned_default_log_++ == 0) {
+                conf::Diagnostic d = error_at(a.loc, error + ", access logging is off");
+                d.level = conf::LogLevel::warn;
+                diags.push_back(std::move(d));
+            }
+            continue;
+        }
         if (fd < 0) {
             diags.push_back(error_at(a.loc, error));
             ok = false;
@@ -205,9 +215,10 @@ void Runtime::open_location_logs(const conf::LocationConf& loc, conf::Diagnostic
     if (!targets.empty()) logs_[&loc] = std::move(targets);
 }
 
-const ServerRt& Runtime::find_server(int tag, std::string_view host, conf::Captures* caps) const {
+const ServerRt& Runtime::find_server(int tag, std::string_view host, conf::Captures* caps,
+                                     const conf::Regex** matched) const {
     const AddressRt& a = addresses_[tag];
-    const conf::ServerConf* s = a.index->find(host, caps);
+    const conf::ServerConf* s = a.index->find(host, caps, matched);
     return *by_conf_.at(s);
 }
 

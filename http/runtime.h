@@ -72,7 +72,8 @@ class Runtime {
     size_t upstream_count() const { return upstreams_.size(); }
 
     // The server for `host` on the listener `tag` (captures of a regex name, if any).
-    const ServerRt& find_server(int tag, std::string_view host, conf::Captures* caps) const;
+    const ServerRt& find_server(int tag, std::string_view host, conf::Captures* caps,
+                                const conf::Regex** matched = nullptr) const;
     const ServerRt& server_of(const conf::ServerConf* s) const { return *by_conf_.at(s); }
 
     // Opened access log targets of a location (empty: not logged).
@@ -92,6 +93,7 @@ class Runtime {
     std::vector<UpstreamGroup> upstreams_;
     std::unordered_map<const conf::LocationConf*, std::vector<AccessLogRt>> logs_;
     std::vector<AccessLogRt> no_logs_;
+    int warned_default_log_ = 0;
 };
 
 }  // namespace ferry::http

@@ -60,13 +60,17 @@ const ServerConf* ServerIndex::find_trailing_wildcard(std::string_view host) con
     return nullptr;
 }
 
-const ServerConf* ServerIndex::find(std::string_view host, conf::Captures* captures) const {
+const ServerConf* ServerIndex::find(std::string_view host, conf::Captures* captures,
+                                    const conf::Regex** matched) const {
     if (auto it = exact_.find(host); it != exact_.end()) return it->second;
     if (host.empty()) return default_;
     if (const ServerConf* s = find_leading_wildcard(host)) return s;
     if (const ServerConf* s = find_trailing_wildcard(host)) return s;
-    for (const Regex& re : regexes_)
-        if (re.regex->match(host, captures)) return re.server;
+    for (const Regex& re : regexes_) {
+        if (!re.regex->match(host, captures)) continue;
+        if (matched) *matched = re.regex;
+        return re.server;
+    }
     return default_;
 }
 

@@ -29,7 +29,9 @@ class ServerIndex {
     // no trailing dot); "" when the request has none (HTTP/1.0 without Host), which only
     // matches `server_name ""`. With `captures`, a regex name's captures are stored there
     // (untouched otherwise). Never nullptr when the index has servers.
-    const conf::ServerConf* find(std::string_view host, conf::Captures* captures) const;
+    // With `matched`, the regex whose captures were stored is put there.
+    const conf::ServerConf* find(std::string_view host, conf::Captures* captures,
+                                 const conf::Regex** matched = nullptr) const;
 
     const conf::ServerConf* default_server() const { return default_; }
 

@@ -163,21 +163,39 @@ void RequestVars::append_map(uint32_t id, std::string& out) {
     out += r_.map_values[id];
 }
 
-void RequestVars::append_capture(const conf::VarRef& var, std::string& out) {
-    const conf::Captures& caps = r_.captures;
-    int group = -1;
-    if (var.name.empty()) {
-        group = static_cast<int>(var.id);
-    } else if (r_.captures_regex) {
-        for (const auto& [name, number] : r_.captures_regex->names()) {
-            if (name == var.name) group = number;
-        }
+namespace {
+// The group of `regex` named `name`, or -1.
+int named_group(const conf::Regex* regex, std::string_view name) {
+    if (!regex) return -1;
+    for (const auto& [n, number] : regex->names()) {
+        if (n == name) return number;
     }
+    return -1;
+}
+
+void append_group(const conf::Captures& caps, std::string_view subject, int group,
+                  std::string& out) {
     if (group < 0 || group >= caps.count()) return;
     int start = caps.offsets[2 * group];
     int end = caps.offsets[2 * group + 1];
-    if (start < 0 || end < start) return;
-    out.append(r_.captures_subject, static_cast<size_t>(start), static_cast<size_t>(end - start));
+    if (start < 0 || end < start || static_cast<size_t>(end) > subject.size()) return;
+    out.append(subject.substr(static_cast<size_t>(start), static_cast<size_t>(end - start)));
+}
+}  // namespace
+
+// $1..$9 are the last regex match's; a named capture is the location regex's if it
+// has that name, else the server_name regex's (set when the server was chosen).
+void RequestVars::append_capture(const conf::VarRef& var, std::string& out) {
+    if (var.name.empty()) {
+        append_group(r_.captures, r_.captures_subject, static_cast<int>(var.id), out);
+        return;
+    }
+    int group = named_group(r_.captures_regex, var.name);
+    if (group >= 0) {
+        append_group(r_.captures, r_.captures_subject, group, out);
+        return;
+    }
+    append_group(r_.server_captures, r_.host, named_group(r_.server_regex, var.name), out);
 }
 
 void RequestVars::append_request_time(std::string& out) {

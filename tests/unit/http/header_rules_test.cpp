@@ -150,10 +150,11 @@ TEST_CASE("headers: Content-Length values", "[http][headers]") {
 }
 
 TEST_CASE("headers: only a plain 'chunked' Transfer-Encoding is accepted", "[http][headers]") {
-    for (const char* v : {"chunked", "Chunked", "CHUNKED", " chunked ", "\tchunked"})
+    for (const char* v : {"chunked", "Chunked", "CHUNKED", " chunked "})
         CHECK(parse_transfer_encoding(v) == TransferCoding::chunked);
+    // nginx skips only spaces around the value: a tab makes it unknown (501).
     for (const char* v : {"", "gzip", "identity", "gzip, chunked", "chunked, chunked", "chunked,",
-                          "chunked;q=1", "chunk", "xchunked"})
+                          "chunked;q=1", "chunk", "xchunked", "\tchunked", "chunked\t"})
         CHECK(parse_transfer_encoding(v) == TransferCoding::unsupported);
 }
 
@@ -197,8 +198,9 @@ TEST_CASE("headers: request header values", "[http][headers]") {
     CHECK_FALSE(is_valid_header_value(std::string("a\0b", 3)));
     CHECK_FALSE(is_valid_header_value("a\rb"));
     CHECK_FALSE(is_valid_header_value("a\nb"));
-    CHECK_FALSE(is_valid_header_value("a\x01"));
-    CHECK_FALSE(is_valid_header_value("a\x7f"));
+    // nginx refuses only NUL among control bytes.
+    CHECK(is_valid_header_value("a\x01"));
+    CHECK(is_valid_header_value("a\x7f"));
 }
 
 TEST_CASE("headers: case-insensitive equality", "[http][headers]") {
