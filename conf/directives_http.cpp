@@ -162,10 +162,13 @@ bool keepalive_timeout(Builder& b, const Directive& d) {
     if (s) return b.duplicate(d);
     std::optional<int64_t> v = parse_time(d.args[0].text, false);
     if (!v) return b.directive_error(d, "invalid value", &d.args[0].loc);
-    if (d.args.size() == 2 && !parse_time(d.args[1].text, true)) {
-        return b.directive_error(d, "invalid value", &d.args[1].loc);
+    std::optional<int64_t> header = -1;
+    if (d.args.size() == 2) {
+        header = parse_time(d.args[1].text, true);
+        if (!header) return b.directive_error(d, "invalid value", &d.args[1].loc);
     }
     s = *v;
+    b.loc_settings().keepalive_header = *header;
     return true;
 }
 
@@ -192,6 +195,10 @@ constexpr DirectiveRow rows[] = {
      Support::yes, "timeout between two reads of the request body"},
     {"send_timeout", ctx_hsl, args_1, set_msec<&LocSettings::send_timeout>, Support::yes,
      "timeout between two writes to the client"},
+    {"lingering_time", ctx_hsl, args_1, set_msec<&LocSettings::lingering_time>, Support::yes,
+     "how long an unwanted request body is read and dropped, in all"},
+    {"lingering_timeout", ctx_hsl, args_1, set_msec<&LocSettings::lingering_timeout>,
+     Support::yes, "how long to wait for more of an unwanted request body"},
     {"keepalive_timeout", ctx_hsl, args_12, keepalive_timeout, Support::yes,
      "how long an idle client connection stays open"},
     {"keepalive_requests", ctx_hsl, args_1, set_number<&LocSettings::keepalive_requests>,

@@ -243,8 +243,6 @@ constexpr DirectiveRow rows[] = {
     {"limit_req_status", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "it configures limit_req, which ferry does not implement"},
     {"limit_req_zone", ctx_http, args_3, nullptr, Support::ignored, "it configures limit_req, which ferry does not implement"},
     {"lingering_close", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry closes connections itself"},
-    {"lingering_time", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry closes connections itself"},
-    {"lingering_timeout", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry closes connections itself"},
     {"load_module", ctx_main, args_1, nullptr, Support::ignored, "ferry has no dynamic modules"},
     {"lock_file", ctx_main, args_1, nullptr, Support::ignored, "ferry tunes this itself"},
     {"log_not_found", ctx_http | ctx_server | ctx_location, args_flag, nullptr, Support::ignored, "ferry tunes this itself"},

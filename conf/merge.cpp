@@ -72,7 +72,10 @@ void merge_loc(LocSettings& c, const LocSettings& p) {
     inherit(c.client_max_body_size, p.client_max_body_size);
     inherit(c.client_body_timeout, p.client_body_timeout);
     inherit(c.send_timeout, p.send_timeout);
+    inherit(c.lingering_time, p.lingering_time);
+    inherit(c.lingering_timeout, p.lingering_timeout);
     inherit(c.keepalive_timeout, p.keepalive_timeout);
+    inherit(c.keepalive_header, p.keepalive_header);
     inherit(c.keepalive_requests, p.keepalive_requests);
     inherit(c.access_logs, p.access_logs);
     inherit(c.error_logs, p.error_logs);
@@ -147,7 +150,10 @@ void apply_loc(const LocSettings& s, LocationConf& l) {
     put(s.client_max_body_size, l.client_max_body_size);
     put(s.client_body_timeout, l.client_body_timeout);
     put(s.send_timeout, l.send_timeout);
+    put(s.lingering_time, l.lingering_time);
+    put(s.lingering_timeout, l.lingering_timeout);
     put(s.keepalive_timeout, l.keepalive_timeout);
+    put(s.keepalive_header, l.keepalive_header);
     put(s.keepalive_requests, l.keepalive_requests);
     if (s.access_logs) l.access_logs = *s.access_logs;
     if (s.error_logs) l.error_logs = *s.error_logs;

@@ -224,7 +224,10 @@ struct LocationConf {
     uint64_t client_max_body_size = 1024 * 1024;  // 0 = unlimited
     Msec client_body_timeout = 60000;
     Msec send_timeout = 60000;
+    Msec lingering_time = 30000;    // reading and dropping an unwanted body, in all
+    Msec lingering_timeout = 5000;  // ... and between two reads
     Msec keepalive_timeout = 75000;
+    Msec keepalive_header = -1;  // "Keep-Alive: timeout=N" (seconds) when >= 0
     int keepalive_requests = 1000;
     std::vector<AccessLogConf> access_logs;  // empty = off
     std::vector<ErrorLogConf> error_logs;    // empty = the main error_log

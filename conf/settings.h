@@ -59,7 +59,10 @@ struct LocSettings {
     Opt<int64_t> client_max_body_size;
     Opt<Msec> client_body_timeout;
     Opt<Msec> send_timeout;
+    Opt<Msec> lingering_time;
+    Opt<Msec> lingering_timeout;
     Opt<Msec> keepalive_timeout;
+    Opt<Msec> keepalive_header;  // keepalive_timeout's second parameter; -1 = none
     Opt<int64_t> keepalive_requests;
     Opt<std::vector<AccessLogConf>> access_logs;  // engaged and empty: access_log off
     Opt<std::vector<ErrorLogConf>> error_logs;

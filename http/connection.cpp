@@ -22,8 +22,6 @@ namespace ferry::http {
 namespace {
 constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 // nginx's lingering_time and lingering_timeout defaults.
-constexpr int64_t kLingeringTime = 30000;
-constexpr int64_t kLingeringTimeout = 5000;
 }  // namespace
 
 ClientConnection::ClientConnection(HttpWorker& worker, std::unique_ptr<core::Stream> stream,
@@ -132,6 +130,7 @@ bool ClientConnection::fill_buffer(size_t room, bool& eof) {
 
 void ClientConnection::begin_request() {
     req_.clear();
+    linger_deadline_ = 0;
     // Keep the next request's bytes at the front: its offsets must survive growth.
     if (in_.allocated()) {
         in_.consume(parsed_ - in_.start());
@@ -339,7 +338,7 @@ void ClientConnection::linger() {
         }
         phase_ = Phase::linger;
         stream_->shutdown_write();
-        linger_deadline_ = worker_.loop().now() + kLingeringTime;
+        linger_deadline_ = worker_.loop().now() + loc().lingering_time;
         read_timer_.set_callback(
             core::Timer::bind<ClientConnection, &ClientConnection::on_linger_timeout>(), this);
         in_.release();
@@ -351,7 +350,7 @@ void ClientConnection::linger() {
         if (r.status == core::Io::again && worker_.loop().now() < linger_deadline_) {
             int64_t left = linger_deadline_ - worker_.loop().now();
             worker_.loop().timers().arm(read_timer_, worker_.loop().now(),
-                                        left < kLingeringTimeout ? left : kLingeringTimeout);
+                                        left < loc().lingering_timeout ? left : loc().lingering_timeout);
             return;
         }
         close_now();
@@ -391,6 +390,12 @@ void ClientConnection::on_read_timeout() {
             conf::LogLevel::info,
             "client timed out (110: Connection timed out) while reading client request headers");
         req_.status = 408;
+        write_access_log();
+        close_now();
+        return;
+    }
+    if (discard_body_ && response_done_) {
+        // Done dropping an unwanted body (lingering_timeout or lingering_time).
         write_access_log();
         close_now();
         return;

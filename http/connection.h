@@ -78,6 +78,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     // Response heads: add_header lines for `status`; whether the connection stays open
     // after this response (for the Connection header); forbid keeping it.
     void append_add_headers(int status, core::Buffer& out);
+    void append_keepalive_header(core::Buffer& out);
     bool will_keep_alive() const;
     void set_no_keepalive() { keepalive_ = false; }
 
@@ -114,6 +115,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     void feed_body();
     void discard_body_spans();
     bool chunked_body_too_large();
+    void arm_body_timer();
     void finish_request();
     void next_request();
     void send_simple(int status, std::string_view location, bool close_after);

@@ -115,15 +115,30 @@ void ClientConnection::read_body() {
             if (eof) {
                 log_error(conf::LogLevel::info,
                           "client prematurely closed connection while reading client request body");
+                if (response_done_) write_access_log();  // the answer went out: log it
                 if (proxy_) proxy_->on_client_failed();
                 close_now();
                 return;
             }
-            worker_.loop().timers().arm_lazily(read_timer_, worker_.loop().now(),
-                                               loc().client_body_timeout);
+            arm_body_timer();
             return;
         }
     }
+}
+
+// Waiting for more body: client_body_timeout while someone wants it; once ferry has
+// answered and only drops it, nginx's lingering_timeout between reads and
+// lingering_time in all.
+void ClientConnection::arm_body_timer() {
+    int64_t now = worker_.loop().now();
+    if (!(discard_body_ && response_done_)) {
+        worker_.loop().timers().arm_lazily(read_timer_, now, loc().client_body_timeout);
+        return;
+    }
+    if (linger_deadline_ == 0) linger_deadline_ = now + loc().lingering_time;
+    int64_t left = linger_deadline_ - now;
+    int64_t wait = left < loc().lingering_timeout ? left : loc().lingering_timeout;
+    worker_.loop().timers().arm(read_timer_, now, wait > 0 ? wait : 0);
 }
 
 }  // namespace ferry::http

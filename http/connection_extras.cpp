@@ -6,6 +6,7 @@
 #include "http/connection.h"
 #include "http/http_worker.h"
 #include "http/proxy.h"
+#include "http/response.h"
 #include "http/runtime.h"
 #include "http/variables.h"
 
@@ -80,6 +81,15 @@ bool ClientConnection::will_keep_alive() const {
     return keepalive_ && req_.keep_alive && !quitting_ &&
            requests_ < static_cast<uint32_t>(loc().keepalive_requests) &&
            loc().keepalive_timeout > 0;
+}
+
+// nginx's keepalive_timeout second parameter: tell the client how long we keep it.
+void ClientConnection::append_keepalive_header(core::Buffer& out) {
+    int64_t secs = loc().keepalive_header;
+    if (secs < 0 || !will_keep_alive()) return;
+    out.append("Keep-Alive: timeout=");
+    append_number(out, static_cast<uint64_t>(secs));
+    out.append("\r\n");
 }
 
 }  // namespace ferry::http

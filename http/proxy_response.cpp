@@ -221,6 +221,7 @@ void ProxySession::write_client_head() {
     }
     if (s_.chunk_pass || s_.client_chunked) out.append("Transfer-Encoding: chunked\r\n");
     c_->append_add_headers(s_.status, out);
+    if (keepalive) c_->append_keepalive_header(out);
     if (!keepalive) c_->set_no_keepalive();
     out.append(keepalive && c_->will_keep_alive() ? "Connection: keep-alive\r\n\r\n"
                                                   : "Connection: close\r\n\r\n");

@@ -419,8 +419,10 @@ void ClientConnection::respond(int status, std::string_view content_type, std::s
     r.keep_alive = will_keep_alive();
     r.http_minor = req_.http_minor;
     core::Buffer& out = out_.own();
-    write_simple_head(out, r, worker_.times().http_date(),
-                      [&](core::Buffer& b) { append_add_headers(status, b); });
+    write_simple_head(out, r, worker_.times().http_date(), [&](core::Buffer& b) {
+        append_add_headers(status, b);
+        append_keepalive_header(b);
+    });
     req_.header_bytes = out.readable_size();
     if (!req_.head_only) {
         out_.append(body);
@@ -435,7 +437,13 @@ void ClientConnection::fail_request(int status, std::string_view reason) {
     // A head refused before it was complete is logged with its request line, if that
     // much arrived (nginx's $request).
     if (req_.request_line.empty() && in_.allocated()) {
-        std::string_view seen(in_.data() + req_start_, parsed_ - req_start_);
+        std::string_view seen(in_.data() + req_start_, in_.end() - req_start_);
+        for (const HeaderSpan& h : req_.spans) {
+            std::string_view name(in_.data() + h.name_off, h.name_len);
+            if (equals_ignore_case(name, "host") && h.value_off + h.value_len <= in_.end()) {
+                req_.host_header = std::string_view(in_.data() + h.value_off, h.value_len);
+            }
+        }
         size_t eol = seen.find('\n');
         if (eol != std::string_view::npos) {
             std::string_view line = seen.substr(0, eol);

@@ -285,6 +285,7 @@ int RequestReader::on_version_complete(llhttp_t* p) {
 
 int RequestReader::on_header_field(llhttp_t* p, const char* at, size_t len) {
     RequestReader& r = self(p);
+    if (!r.in_head_) return 0;  // trailers of a chunked body: dropped, as nginx does
     if (!r.in_value_ && !r.req_->spans.empty() && r.req_->spans.back().value_len == 0 &&
         r.req_->spans.back().value_off == 0 &&
         r.off(at) == r.req_->spans.back().name_off + r.req_->spans.back().name_len) {
@@ -303,6 +304,7 @@ int RequestReader::on_header_field(llhttp_t* p, const char* at, size_t len) {
 
 int RequestReader::on_header_value(llhttp_t* p, const char* at, size_t len) {
     RequestReader& r = self(p);
+    if (!r.in_head_) return 0;  // trailers of a chunked body: dropped, as nginx does
     HeaderSpan& s = r.req_->spans.back();
     if (!r.in_value_) {
         r.in_value_ = true;
@@ -315,6 +317,7 @@ int RequestReader::on_header_value(llhttp_t* p, const char* at, size_t len) {
 
 int RequestReader::on_header_value_complete(llhttp_t* p) {
     RequestReader& r = self(p);
+    if (!r.in_head_) return 0;  // trailers of a chunked body: dropped, as nginx does
     HeaderSpan& s = r.req_->spans.back();
     r.in_value_ = false;
     // Mark the span closed so the next on_header_field starts a new header.

@@ -5,9 +5,13 @@
 - `Client`: one raw connection whose every read has a deadline; it records whether and
   when the server closed (EOF or reset) and keeps unparsed bytes.
 - `get(port, target, ...)`: one request on a fresh connection, returns a `Reply`.
-- `start_server` (a pytest fixture in the test files, built from `starter()`): starts ferry,
-  or /usr/sbin/nginx (1.22) when NGINX_COMPARE=1, so that expectations can be checked
-  against nginx itself. Tests of ferry-only behaviour skip in that mode.
+- `start_server` (a fixture; import it into a test module) and `module_server()` (for
+  module-scoped fixtures): start ferry, or /usr/sbin/nginx (1.22) when NGINX_COMPARE=1,
+  so that expectations can be checked against nginx itself. `ferry_only()` skips a
+  test in that mode; `ferry_bug(reason)` marks a known deviation of ferry's as
+  xfail(strict) (not applied to nginx).
+- `big_location()`/`big_ports()`: a location answering 16 MiB, for clients that do
+  not read; `stop_or_kill()` for servers a test may leave stuck.
 """
 
 import os
@@ -300,10 +304,6 @@ def get(port, target="/", host="a.test", timeout=3.0, **kw):
         r = c.read_reply(timeout=timeout, head=kw.get("method") == "HEAD")
         assert r is not None, f"no response; closed={c.closed} unparsed={c.buf[:200]!r}"
         return r
-
-
-def body_of(port, target="/", host="a.test", **kw):
-    return get(port, target, host=host, **kw).body.decode("latin-1")
 
 
 def wait_until(predicate, timeout=5.0, step=0.05):

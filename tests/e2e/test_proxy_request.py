@@ -2,14 +2,13 @@
 proxy_set_header (variables, map, empty values, inheritance), X-Forwarded-For and the
 proxy_* variables, request bodies with Content-Length and chunked."""
 
-import socket
 import time
 import types
 
 import pytest
 
 import harness
-from upstreams import Upstream, build_request, fetch, make_conf, reply
+from upstreams import Upstream, fetch, make_conf, reply
 
 CONF = make_conf("""
     map $http_x_tier $tier_header {

@@ -15,6 +15,10 @@ import harness
 import upstreams as ups
 from upstreams import Upstream, fetch, make_conf
 
+# Known ferry failures (xfail strict: remove the mark once fixed).
+PASS_HEADER = ("ferry bug: proxy_pass_header Server/Date relays the upstream header next to ferry's own (two Server and two Date headers)")
+
+
 CONF = make_conf("""
     server {
         listen 127.0.0.1:@port@;
@@ -166,6 +170,7 @@ def test_proxy_hide_header_hides_case_insensitively(site):
     assert r.header("x-first") == "1"
 
 
+@pytest.mark.xfail(strict=True, reason=PASS_HEADER)
 def test_proxy_pass_header_passes_the_upstream_server_and_date_alone(site):
     r = get(site, "/pass/headers")
     assert r.header_all("server") == ["upstream-server/1.0"]
@@ -264,7 +269,7 @@ def test_head_response_has_no_body_and_keeps_content_length(site):
         c.send(ups.build_request(target="/length", host="resp.test"))
         r = c.read_response()
         assert r.status == 200 and len(r.body) == 100000
-    assert site.up.wait_requests(1)[-1].method == "GET"
+    assert site.up.request_for("/head").method == "HEAD"  # passed upstream as HEAD
 
 
 def test_head_to_a_chunked_resource_has_no_body(site):
@@ -321,6 +326,8 @@ def test_interim_100_to_a_post_is_not_relayed_twice(site):
 ROUTES["/slow"] = ups.slow([b"a" * 1000, b"b" * 1000, b"c" * 1000, b"d" * 1000], 0.15)
 ROUTES["/slow-chunked"] = ups.slow([b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 10], 0.15,
                                    length=False)
+ROUTES["/slow-accel"] = ups.slow([b"a" * 10, b"b" * 10, b"c" * 10, b"d" * 10], 0.15,
+                                 length=False, headers=[("X-Accel-Buffering", "no")])
 
 
 def test_slow_upstream_body_arrives_complete(site):
@@ -328,30 +335,15 @@ def test_slow_upstream_body_arrives_complete(site):
     assert r.status == 200 and r.body == b"a" * 1000 + b"b" * 1000 + b"c" * 1000 + b"d" * 1000
 
 
-def first_byte_delay(site, path):
-    """Seconds from the response head to the first body byte, and the whole body."""
-    s = socket.create_connection(("127.0.0.1", site.port), timeout=5)
-    with s:
-        s.sendall(ups.build_request(target=path, host="resp.test"))
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            buf += s.recv(65536)
-        head, rest = buf.split(b"\r\n\r\n", 1)
-        t_head = time.monotonic()
-        while not rest:
-            rest += s.recv(65536)
-        t_first = time.monotonic()
-        return t_first - t_head, rest
-
-
-@pytest.mark.parametrize("prefix", ["", "/unbuffered"])
-def test_slow_upstream_body_is_passed_on_as_it_arrives(site, prefix):
+@pytest.mark.parametrize("path", ["/slow-chunked", "/unbuffered/slow-chunked", "/slow-accel"])
+def test_slow_upstream_body_is_passed_on_as_it_arrives(site, path):
     """The first piece reaches the client long before the last one is sent (0.45 s
-    later)."""
+    later): with proxy_buffering off, with X-Accel-Buffering: no, and by default (ferry
+    passes on what it has read)."""
     s = socket.create_connection(("127.0.0.1", site.port), timeout=5)
     with s:
         t0 = time.monotonic()
-        s.sendall(ups.build_request(target=prefix + "/slow-chunked", host="resp.test"))
+        s.sendall(ups.build_request(target=path, host="resp.test"))
         buf = b""
         while b"a" * 10 not in buf:
             chunk = s.recv(65536)
@@ -365,3 +357,4 @@ def test_slow_upstream_body_is_passed_on_as_it_arrives(site, prefix):
         total = time.monotonic() - t0
     assert first < 0.4, first
     assert total >= 0.55, total
+    assert b"X-Accel-Buffering" not in buf.split(b"\r\n\r\n")[0]

@@ -25,6 +25,7 @@ HTTP = r"""
         server_name a.test;
         location / { return 200 "$request_method $uri n=$connection_requests"; }
         location = /conn { return 200 "c=$connection"; }
+        location /vars { return 200 "$uri|$args|$http_x_foo|$cookie_c|$host"; }
     }
 
     server {
@@ -111,6 +112,24 @@ def test_pipelined_requests_split_at_random_boundaries(port):
             time.sleep(0.002)
         for i in range(1, 21):
             c.expect(200, f"GET /s{i} n={i}".encode())
+
+
+def test_request_head_split_at_every_byte(port):
+    """The head arrives in two writes 10ms apart, split at every offset: the request
+    and the one pipelined behind it are parsed the same every time."""
+    data = (b"GET /vars/p%41th?a=1 HTTP/1.1\r\nHost: Split.Test\r\nX-Foo: b a r\r\n"
+            b"Cookie: d=0; c=1\r\n\r\n" + req("/vars/next"))
+    failed = []
+    for at in range(1, len(data)):
+        with Client(port) as c:
+            c.send(data[:at])
+            time.sleep(0.01)
+            c.send(data[at:])
+            first, second = c.read_reply(timeout=2.0), c.read_reply(timeout=2.0)
+            bodies = (first and first.body, second and second.body)
+            if bodies != (b"/vars/pAth|a=1|b a r|1|split.test", b"/vars/next||||a.test"):
+                failed.append((at, bodies))
+    assert failed == []
 
 
 def test_head_response_has_length_but_no_body(port):

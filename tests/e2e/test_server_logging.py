@@ -184,8 +184,6 @@ def test_lines_are_written_promptly(server, port):
     assert time.monotonic() - start < 1.5
 
 
-@sh.ferry_bug("a request refused while its head is read is logged as \"-\" instead of "
-              "its request line")
 def test_bad_request_is_logged_with_its_request_line(server, port):
     with Client(port) as c:
         c.send(b"GET /bad-header HTTP/1.1\r\nHost: a.test\r\nBad Header: y\r\n\r\n")
@@ -194,8 +192,6 @@ def test_bad_request_is_logged_with_its_request_line(server, port):
     assert any('"GET /bad-header HTTP/1.1" 400 ' in line for line in lines), lines
 
 
-@sh.ferry_bug("a request whose response went out but whose discarded body was cut short "
-              "by the client is not access-logged")
 def test_request_with_a_body_cut_short_is_still_logged(server, port):
     with Client(port) as c:
         c.send(req("/cut", method="POST", headers=[("Content-Length", 100)], body=b"abc"))
@@ -229,9 +225,6 @@ def test_error_log_line_shape(server, port):
     assert abs(logged - time.time()) < 30, "the error log uses local time, now"
 
 
-@sh.ferry_bug("error log lines for errors in the request head lack nginx's context "
-              "(', server: …, request: \"…\", host: \"…\"' and 'while reading client "
-              "request headers')")
 def test_error_log_context_for_a_bad_header(server, port):
     proc, _ = server
     start = len(proc.read_error_log())

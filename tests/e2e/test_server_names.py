@@ -146,12 +146,6 @@ def test_host_port_trailing_dot_and_case_are_normalised(ports, host, body):
     assert server_and_host(answer(ports[0], host)) == body
 
 
-SERVER_CAPTURES = sh.ferry_bug(
-    "named captures of a server_name regex are not variables (they expand empty), "
-    "and would be lost once a location regex matches")
-
-
-@SERVER_CAPTURES
 def test_server_name_named_capture_in_server_return(ports):
     assert answer(ports[0], "x.y.example.net") == "regex-net|x.y.example.net|x.y"
 
@@ -162,12 +156,10 @@ def test_server_name_numbered_captures_in_a_location(ports):
     assert r.body.split(b"|")[2:] == [b"abc", b"loc"], r.body
 
 
-@SERVER_CAPTURES
 def test_server_name_named_captures_in_a_location(ports):
     assert answer(ports[0], "abc.loc", "/plain") == "abc|loc|abc|loc"
 
 
-@SERVER_CAPTURES
 def test_server_name_named_captures_survive_a_location_regex(ports):
     """Named captures are variables set at match time: the location regex's own
     captures replace $1, not $name."""

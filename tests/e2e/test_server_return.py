@@ -13,6 +13,7 @@ import time
 import pytest
 
 import server_helpers as sh
+from server_helpers import start_server  # noqa: F401 (fixture)
 from server_helpers import Client, req
 
 HTTP = r"""
@@ -21,10 +22,7 @@ HTTP = r"""
         server_name a.test alias.test;
 
         location = /text { return 200 "host=$host uri=$uri args=$args"; }
-        location = /empty-text { return 200 ""; }
-        location = /code-only { return 200; }
         location = /created { return 201 "made"; }
-        location = /no-content { return 204; }
         location = /rel301 { return 301 /target; }
         location = /rel302 { return 302 /target?x=$arg_x; }
         location = /rel307 { return 307 /t307; }
@@ -93,12 +91,27 @@ def test_text_with_variables_is_plain_text(port):
     assert r.header("Content-Length") == str(len(r.body))
 
 
-def test_empty_text_and_code_only(port):
+EMPTY_BODIES = r"""
+    server {
+        listen 127.0.0.1:@port@;
+        location = /empty-text { return 200 ""; }
+        location = /code-only { return 200; }
+        location = /no-content { return 204; }
+        location = /created { return 201 "made"; }
+    }"""
+
+
+def test_empty_text_and_code_only(start_server):
+    """`return 200 ""` and `return 200;` answer an empty body (own server, so that a
+    sanitizer report is charged to this test)."""
+    proc, port = sh.one_server(start_server, EMPTY_BODIES)
     r = sh.get(port, "/empty-text")
     assert (r.status, r.body, r.header("Content-Length")) == (200, b"", "0")
     r = sh.get(port, "/code-only")
     assert r.status == 200
     assert r.body == b""
+    assert proc.stop() == 0
+    assert proc.sanitizer_report() is None, proc.sanitizer_report()
 
 
 def test_other_success_codes(port):
@@ -106,7 +119,8 @@ def test_other_success_codes(port):
     assert (r.status, r.reason, r.body) == (201, "Created", b"made")
 
 
-def test_204_has_no_body_and_no_length(port):
+def test_204_has_no_body_and_no_length(start_server):
+    proc, port = sh.one_server(start_server, EMPTY_BODIES)
     with Client(port) as c:
         c.send(req("/no-content") + req("/created"))
         r = c.expect(204)

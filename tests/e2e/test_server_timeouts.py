@@ -88,8 +88,6 @@ def test_a_large_response_read_slowly_arrives_whole(port):
         c.expect(200, b"next")
 
 
-@sh.ferry_bug("ferry stops discarding a return location's body after "
-              "client_body_timeout; nginx waits lingering_timeout between reads")
 def test_discarded_body_is_not_bound_by_client_body_timeout(port):
     with Client(port) as c:
         c.send(req("/", method="POST", headers=[("Content-Length", 10)], body=b"hello"))
@@ -99,8 +97,6 @@ def test_discarded_body_is_not_bound_by_client_body_timeout(port):
         c.expect(200, b"next")
 
 
-@sh.ferry_bug("ferry ignores lingering_time: a client trickling a body to a return "
-              "location keeps the connection as long as it sends")
 def test_discarding_a_body_ends_after_lingering_time(port):
     """lingering_time 2s: a body still arriving then is dropped with the connection."""
     with Client(port) as c:

@@ -4,7 +4,6 @@ NGINX_COMPARE=1 runs the same tests against /usr/sbin/nginx (1.22); the few rows
 1.22 and the reference (1.31) differ are skipped there.
 """
 
-import os
 import re
 import socket
 import time
