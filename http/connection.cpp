@@ -216,7 +216,8 @@ void ClientConnection::on_head_done() {
     route();
 }
 
-void ClientConnection::log_error(conf::LogLevel level, std::string_view message) {
+void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
+                                 std::string_view upstream) {
     core::ErrorLog& log = core::ErrorLog::instance();
     if (!log.enabled(level)) return;
     std::string line(message);
@@ -229,6 +230,11 @@ void ClientConnection::log_error(conf::LogLevel level, std::string_view message)
     if (!req_.request_line.empty()) {
         line += ", request: \"";
         line += req_.request_line;
+        line += '"';
+    }
+    if (!upstream.empty()) {
+        line += ", upstream: \"";
+        line += upstream;
         line += '"';
     }
     if (!req_.host_header.empty()) {
@@ -349,8 +355,9 @@ void ClientConnection::linger() {
         if (r.status == core::Io::ok) continue;
         if (r.status == core::Io::again && worker_.loop().now() < linger_deadline_) {
             int64_t left = linger_deadline_ - worker_.loop().now();
-            worker_.loop().timers().arm(read_timer_, worker_.loop().now(),
-                                        left < loc().lingering_timeout ? left : loc().lingering_timeout);
+            worker_.loop().timers().arm(
+                read_timer_, worker_.loop().now(),
+                left < loc().lingering_timeout ? left : loc().lingering_timeout);
             return;
         }
         close_now();

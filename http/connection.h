@@ -82,7 +82,9 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     bool will_keep_alive() const;
     void set_no_keepalive() { keepalive_ = false; }
 
-    void log_error(conf::LogLevel level, std::string_view message);
+    // An error-log line with nginx's context: client, server, request, upstream (when
+    // given), host.
+    void log_error(conf::LogLevel level, std::string_view message, std::string_view upstream = {});
     // Variables that live here: $upstream_http_* / $sent_http_* of the response being
     // relayed, $request_id (random, fixed per request), $ssl_* of the TLS session.
     void append_response_header(bool upstream, std::string_view name, std::string& out);

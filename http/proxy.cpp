@@ -172,9 +172,14 @@ void ProxySession::connect_next() {
         choice_ = w_.upstreams().pick(*rt_, group_, tried_, tried_backup_);
         peer = choice_.peer;
         if (!peer) {
+            // Every server is down or failed: nginx answers 502 naming the group, and
+            // forgets the failures so that the next request tries them again.
             w_.upstreams().forgive(*rt_, group_);
             log_upstream_error(conf::LogLevel::error,
                                "no live upstreams while connecting to upstream");
+            Request& r = c_->request();
+            if (!r.upstream_addr.empty()) r.upstream_addr += ", ";
+            r.upstream_addr += rt_->upstream(group_).conf->name;
             record_upstream(502);
             c_->respond_error(502);
             return;
@@ -188,6 +193,16 @@ void ProxySession::connect_next() {
         choice_ = {};
         choice_.peer = peer;
     }
+    if (s_.tries > 0 || s_.retried_stale) {
+        // A retry starts over: the head again, and nothing of the last attempt counts.
+        build_request_head();
+        s_.request_sent = false;
+        s_.chunk_open = false;
+        s_.last_chunk_sent = false;
+        s_.borrowed = 0;
+        s_.upstream_eof = false;
+    }
+    s_.attempt_sent = false;
     ++s_.tries;
     s_.connect_start_ms = w_.loop().now();
     s_.connect_ms = -1;
@@ -246,6 +261,7 @@ void ProxySession::on_connected() {
     if (c_->request().content_length > 0 || c_->request().chunked) c_->continue_if_expected();
     in_.clear();
     head_reader_.begin(0);
+    s_.parsed_head = 0;
     send_request();
 }
 
@@ -273,11 +289,18 @@ void ProxySession::on_io(uint32_t events) {
         relay_body();
 }
 
+// Whether a failed attempt may go on to another server (nginx's proxy_next_upstream):
+// not once the client got a byte or the body is gone, not past the number of servers,
+// and a non-idempotent request only if nothing of it reached the upstream.
 bool ProxySession::can_retry(Failure kind) const {
     if (s_.response_started || s_.body_started) return false;
     uint16_t mask = conf_->next_upstream;
     if (mask & conf::nu_off) return false;
-    if (!idempotent(c_->request().method_id) && !(mask & conf::nu_non_idempotent)) return false;
+    if (s_.tries >= peer_count()) return false;
+    if (!idempotent(c_->request().method_id) && !(mask & conf::nu_non_idempotent) &&
+        s_.attempt_sent) {
+        return false;
+    }
     if (kind == Failure::error && !(mask & conf::nu_error)) return false;
     if (kind == Failure::timeout && !(mask & conf::nu_timeout)) return false;
     if (kind == Failure::invalid_header && !(mask & conf::nu_invalid_header)) return false;
@@ -290,9 +313,14 @@ bool ProxySession::can_retry(Failure kind) const {
     return true;
 }
 
+int ProxySession::peer_count() const {
+    if (group_ < 0) return 1;
+    const UpstreamGroup& g = rt_->upstream(group_);
+    return static_cast<int>(g.peers.size() + g.backups.size());
+}
+
 void ProxySession::log_upstream_error(conf::LogLevel level, std::string_view message) {
-    std::string line(message);
-    c_->log_error(level, line + (choice_.peer ? ", upstream: \"" + upstream_url() + "\"" : ""));
+    c_->log_error(level, message, choice_.peer ? upstream_url() : std::string());
 }
 
 std::string ProxySession::upstream_url() const {

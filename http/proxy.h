@@ -52,7 +52,7 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
 
   private:
     enum class Phase : uint8_t { connecting, sending, head, body, done };
-    enum class Failure : uint8_t { error, timeout, invalid_header, upgrade_refused };
+    enum class Failure : uint8_t { error, timeout, invalid_header, upgrade_refused, http_status };
     enum class Framing : uint8_t { none, length, chunked, close };
 
     // target and peers (proxy.cpp)
@@ -61,6 +61,7 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     void on_connected();
     void fail(Failure kind, int err, std::string_view what);
     bool can_retry(Failure kind) const;
+    int peer_count() const;  // how many attempts nginx would make at most
     void finish();
     void close_upstream(bool reusable);
     void record_upstream(int status);
@@ -77,6 +78,7 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     bool read_upstream(bool& eof);
     void on_response_head();
     void write_client_head();
+    bool retry_on_status(int status);
     void start_upgrade();
     void relay_body();
     bool next_relay_piece(bool& progressed);
@@ -119,6 +121,7 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
         bool last_chunk_sent = false;
         bool body_started = false;  // some body byte went upstream: no retry possible
         bool request_sent = false;
+        bool attempt_sent = false;    // a byte of this attempt's request went upstream
         bool sent_upgrade = false;    // the upstream request carried Upgrade
         size_t parsed_head = 0;       // bytes of the current head parsed so far
         bool chunk_crlf_due = false;  // re-chunking: the last chunk's CRLF is not sent yet

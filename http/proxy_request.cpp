@@ -130,7 +130,9 @@ void ProxySession::send_request() {
     for (;;) {
         if (!up_ || s_.phase == Phase::done) break;  // the client went away meanwhile
         int err = 0;
+        uint64_t before = c_->request().upstream_bytes_sent;
         OutQueue::Result res = req_out_.flush(*up_->stream, c_->request().upstream_bytes_sent, err);
+        if (c_->request().upstream_bytes_sent != before) s_.attempt_sent = true;
         if (res == OutQueue::Result::failed) {
             s_.in_send = false;
             fail(Failure::error, err, "writev() failed");

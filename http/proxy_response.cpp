@@ -21,10 +21,15 @@ namespace ferry::http {
 
 namespace {
 
-bool hidden(const conf::ProxyConf& conf, std::string_view name, const HeaderInfo* info) {
+bool passes(const conf::ProxyConf& conf, std::string_view name) {
     for (const std::string& h : conf.pass_headers) {
-        if (equals_ignore_case(h, name)) return false;
+        if (equals_ignore_case(h, name)) return true;
     }
+    return false;
+}
+
+bool hidden(const conf::ProxyConf& conf, std::string_view name, const HeaderInfo* info) {
+    if (passes(conf, name)) return false;
     if (info && info->has(hf_hidden_from_client)) return true;
     for (const std::string& h : conf.hide_headers) {
         if (equals_ignore_case(h, name)) return true;
@@ -104,6 +109,12 @@ void ProxySession::on_response_head() {
     s_.status = status;
     s_.header_ms = w_.loop().now() - s_.connect_start_ms;
     Request& r = c_->request();
+    // A head must fit proxy_buffer_size, as in nginx, even when it came in one read.
+    if (head_reader_.head_end() - head_reader_.head_start() > conf_->buffer_size) {
+        fail(Failure::invalid_header, 0, "upstream sent too big header");
+        return;
+    }
+    if (retry_on_status(status)) return;
     if (status == 101) {
         if (!(r.upgrade && s_.sent_upgrade && conf_->http_version == 11)) {
             fail(Failure::upgrade_refused, 0,
@@ -171,6 +182,29 @@ void ProxySession::on_response_head() {
     relay_body();
 }
 
+// proxy_next_upstream http_500|502|503|504|403|404|429: such an answer goes to the
+// next server while one is left (5xx count as the server's failures, 403/404 do not,
+// as in nginx); the last server's answer is passed on as it is. True if retried.
+bool ProxySession::retry_on_status(int status) {
+    static constexpr std::pair<int, uint16_t> kStatuses[] = {
+        {500, conf::nu_http_500}, {502, conf::nu_http_502}, {503, conf::nu_http_503},
+        {504, conf::nu_http_504}, {403, conf::nu_http_403}, {404, conf::nu_http_404},
+        {429, conf::nu_http_429}};
+    uint16_t bit = 0;
+    for (const auto& [code, flag] : kStatuses) {
+        if (code == status) bit = flag;
+    }
+    if (!bit || !(conf_->next_upstream & bit) || !can_retry(Failure::http_status)) return false;
+    log_upstream_error(conf::LogLevel::warn,
+                       fmt::format("upstream sent \"{}\" status, trying the next one", status));
+    record_upstream(status);
+    if (group_ >= 0 && status >= 500) w_.upstreams().failed(*rt_, group_, choice_);
+    s_.status = 0;
+    close_upstream(false);
+    connect_next();
+    return true;
+}
+
 void ProxySession::write_client_head() {
     Request& r = c_->request();
     core::Buffer& out = c_->out().own();
@@ -186,11 +220,18 @@ void ProxySession::write_client_head() {
     append_number(out, static_cast<uint64_t>(s_.status));
     out.append(" ");
     out.append(head_reader_.reason().empty() ? reason_phrase(s_.status) : head_reader_.reason());
-    out.append("\r\nServer: ");
-    out.append(server_header());
-    out.append("\r\nDate: ");
-    out.append(w_.times().http_date());
     out.append("\r\n");
+    // ferry's own Server and Date, unless proxy_pass_header lets the upstream's through.
+    if (!passes(*conf_, "server")) {
+        out.append("Server: ");
+        out.append(server_header());
+        out.append("\r\n");
+    }
+    if (!passes(*conf_, "date")) {
+        out.append("Date: ");
+        out.append(w_.times().http_date());
+        out.append("\r\n");
+    }
     // Headers the upstream listed in its Connection header are for that hop only.
     std::string_view up_connection;
     for (const HeaderField& h : head_reader_.headers()) {

@@ -134,9 +134,10 @@ PeerChoice UpstreamPools::pick(const Runtime& rt, int group, std::vector<bool>& 
 
 void UpstreamPools::failed(const Runtime& rt, int group, const PeerChoice& c) {
     if (!c.peer || &rt != runtime_) return;
-    // As in nginx, a group of one server never marks it unavailable.
+    // As in nginx, a group of one server never marks it unavailable, and max_fails=0
+    // turns the accounting off.
     const UpstreamGroup& up = rt.upstream(group);
-    if (up.peers.size() + up.backups.size() == 1) return;
+    if (up.peers.size() + up.backups.size() == 1 || c.peer->max_fails == 0) return;
     GroupState& g = groups_[group];
     PeerState& s = c.backup ? g.backup[c.index] : g.primary[c.index];
     ++s.fails;

@@ -15,9 +15,6 @@ import upstreams as ups
 from upstreams import Upstream, fetch, make_conf, proxy_ferry  # noqa: F401
 
 # Known ferry failures (xfail strict: remove the mark once fixed).
-BIG_HEAD = ('ferry bug: a response head larger than proxy_buffer_size is accepted when it arrives in one read')
-LAST_TRY = ('ferry bug: after the last server failed, ferry looks for yet another one: it logs "no live upstreams", adds a third 502 to $upstream_status and answers 502 (also after a timeout, where nginx answers 504)')
-LOG_ORDER = ('ferry bug: the upstream: field comes right after the message instead of between request: and host:')
 
 
 CONF = make_conf("""
@@ -170,7 +167,6 @@ def test_refused_connection_is_502(site):
     assert b"502 Bad Gateway" in r.body
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_refused_connection_logs_one_error_line(site):
     """One failure, one line (an implicit upstream has a single server: no "no live
     upstreams" line follows)."""
@@ -182,7 +178,6 @@ def test_refused_connection_logs_one_error_line(site):
     assert len(lines) == 1, text
 
 
-@pytest.mark.xfail(strict=True, reason=LOG_ORDER)
 def test_refused_connection_logs_nginx_shaped_line(site):
     mark = log_mark(site)
     r = get(site, "/refused/x?a=1")
@@ -203,7 +198,6 @@ def test_refused_connection_log_names_the_rewritten_upstream_uri(site):
     assert f'upstream: "http://127.0.0.1:{site.dead}/other/y"' in text
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_connect_timeout_is_504(site):
     if not site.full.connects_hang():
         pytest.skip("connects to a full accept queue do not hang here")
@@ -221,7 +215,6 @@ def test_connect_timeout_is_504(site):
 # ---- timeouts
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_silent_upstream_is_504_after_proxy_read_timeout(site):
     mark = log_mark(site)
     t0 = time.monotonic()
@@ -330,7 +323,6 @@ def test_invalid_upstream_header_is_502(site, path):
     assert ", client: 127.0.0.1" in line[0] and f', request: "GET {path} HTTP/1.1"' in line[0]
 
 
-@pytest.mark.xfail(strict=True, reason=BIG_HEAD)
 def test_upstream_header_larger_than_proxy_buffer_size_is_502(site):
     mark = log_mark(site)
     r = get(site, "/big-head")

@@ -16,7 +16,6 @@ import upstreams as ups
 from upstreams import Upstream, fetch, make_conf
 
 # Known ferry failures (xfail strict: remove the mark once fixed).
-PASS_HEADER = ("ferry bug: proxy_pass_header Server/Date relays the upstream header next to ferry's own (two Server and two Date headers)")
 
 
 CONF = make_conf("""
@@ -170,7 +169,6 @@ def test_proxy_hide_header_hides_case_insensitively(site):
     assert r.header("x-first") == "1"
 
 
-@pytest.mark.xfail(strict=True, reason=PASS_HEADER)
 def test_proxy_pass_header_passes_the_upstream_server_and_date_alone(site):
     r = get(site, "/pass/headers")
     assert r.header_all("server") == ["upstream-server/1.0"]

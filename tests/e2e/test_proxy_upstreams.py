@@ -15,13 +15,9 @@ from upstreams import Upstream, fetch, make_conf, proxy_ferry  # noqa: F401
 
 
 # Known ferry failures (xfail strict: remove the mark once fixed).
-HTTP_502 = ('not implemented: proxy_next_upstream http_502 (and http_5xx) is parsed but never acted on')
 LAST_TRY = ('ferry bug: after the last server failed, ferry looks for yet another one: it logs "no live upstreams", adds a third 502 to $upstream_status and answers 502 (also after a timeout, where nginx answers 504)')
-MAX_FAILS_0 = ('ferry bug: the retry sends nothing (see RETRY), and with max_fails=0 a failure still lowers the effective weight (nginx lowers it only when max_fails is set)')
 NON_IDEMPOTENT = ('ferry bug + deviation: the retry sends nothing (see RETRY), and a POST whose body was already sent is never retried even with non_idempotent (nginx resends its buffered body)')
-POST_CONNECT = ('ferry deviation: a POST is not retried even when the connection failed before anything was sent (nginx applies non_idempotent only once the request was sent)')
 RETRY = ('ferry bug: a retry (next server, or a fresh connection after a stale pooled one) sends no request - close_upstream() clears req_out_ and the head is not rebuilt, so the client waits for proxy_read_timeout')
-RETRY_AND_LAST = ('ferry bugs RETRY (the retry sends no request) and LAST_TRY (502 instead of 504 after the last server timed out)')
 
 
 class Site:
@@ -136,7 +132,6 @@ def test_backup_is_not_used_while_a_primary_is_up(proxy_ferry, cleanup):
     assert srv["b"].connections == 0
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_backup_is_used_when_every_primary_is_down(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@; server 127.0.0.1:@dead2@; "
              "server 127.0.0.1:@b@ backup; }", "proxy_pass http://backend;",
@@ -147,7 +142,6 @@ def test_backup_is_used_when_every_primary_is_down(proxy_ferry, cleanup):
 # ---- failover and failure marking
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_failover_to_the_next_server_on_connect_error(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@ max_fails=0; "
              "server 127.0.0.1:@a@; }", "proxy_pass http://backend;", make(cleanup, "a"), dead=1)
@@ -155,7 +149,6 @@ def test_failover_to_the_next_server_on_connect_error(proxy_ferry, cleanup):
     assert s.log().count("connect() failed") >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=MAX_FAILS_0)
 def test_failing_server_with_max_fails_0_keeps_its_weight(proxy_ferry, cleanup):
     """nginx lowers a failing server's effective weight only when max_fails is set: with
     max_fails=0 the dead server keeps its turn, every other request tries it first."""
@@ -165,7 +158,6 @@ def test_failing_server_with_max_fails_0_keeps_its_weight(proxy_ferry, cleanup):
     assert s.log().count("connect() failed") == 3
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_failed_server_is_not_tried_again_within_fail_timeout(proxy_ferry, cleanup):
     """Default max_fails=1 fail_timeout=10s: one failure takes the server out."""
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@; server 127.0.0.1:@a@; }",
@@ -174,7 +166,6 @@ def test_failed_server_is_not_tried_again_within_fail_timeout(proxy_ferry, clean
     assert s.log().count("connect() failed") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_max_fails_counts_failures_before_marking(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@ max_fails=3; "
              "server 127.0.0.1:@a@; }", "proxy_pass http://backend;", make(cleanup, "a"), dead=1)
@@ -182,7 +173,6 @@ def test_max_fails_counts_failures_before_marking(proxy_ferry, cleanup):
     assert s.log().count("connect() failed") == 3
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_failed_server_is_tried_again_after_fail_timeout(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@ fail_timeout=1s; "
              "server 127.0.0.1:@a@; }", "proxy_pass http://backend;", make(cleanup, "a"), dead=1)
@@ -193,7 +183,6 @@ def test_failed_server_is_tried_again_after_fail_timeout(proxy_ferry, cleanup):
     assert s.log().count("connect() failed") == 2
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_every_server_failing_is_502(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@; server 127.0.0.1:@dead2@; }",
              "proxy_pass http://backend;", dead=2)
@@ -208,7 +197,6 @@ def test_every_server_failing_is_502(proxy_ferry, cleanup):
     assert "no live upstreams while connecting to upstream" in s.log()
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_timeout_fails_over_to_the_next_server(proxy_ferry, cleanup):
     srv = {"a": Upstream(ups.silent(), name="a"), "b": Upstream(ups.named("b"), name="b")}
     cleanup.extend(srv.values())
@@ -222,7 +210,6 @@ def test_timeout_fails_over_to_the_next_server(proxy_ferry, cleanup):
     assert len(srv["a"].requests) >= 1
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY_AND_LAST)
 def test_all_servers_timing_out_is_504(proxy_ferry, cleanup):
     srv = {"a": Upstream(ups.silent(), name="a"), "b": Upstream(ups.silent(), name="b")}
     cleanup.extend(srv.values())
@@ -264,7 +251,6 @@ def test_post_is_not_retried_once_sent(proxy_ferry, cleanup):
     assert {i for i, st in statuses.items() if st == 200} == at_b
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_get_is_retried_after_the_upstream_hung_up(proxy_ferry, cleanup):
     srv = {"a": Upstream(hang_up, name="a"), "b": Upstream(ups.named("b"), name="b")}
     cleanup.extend(srv.values())
@@ -275,7 +261,6 @@ def test_get_is_retried_after_the_upstream_hung_up(proxy_ferry, cleanup):
     assert ids(srv["a"]) and ids(srv["a"]) <= ids(srv["b"])
 
 
-@pytest.mark.xfail(strict=True, reason=POST_CONNECT)
 def test_post_is_retried_when_the_connection_failed(proxy_ferry, cleanup):
     """nginx treats a request as non-idempotent only once it was sent: a refused
     connection moves a POST to the next server."""
@@ -316,7 +301,6 @@ def test_upstream_502_is_passed_through_by_default(proxy_ferry, cleanup):
     assert bodies == [b"b", b"from a"]
 
 
-@pytest.mark.xfail(strict=True, reason=HTTP_502)
 def test_proxy_next_upstream_http_502_retries(proxy_ferry, cleanup):
     srv = {"a": Upstream(ups.reply(status=502, reason="Bad Gateway", body=b"from a"), name="a"),
            "b": Upstream(ups.named("b"), name="b")}
@@ -439,7 +423,6 @@ def test_pool_keeps_at_most_keepalive_idle_connections(proxy_ferry, cleanup):
     assert srv["a"].wait_open_conns(2, timeout=3), srv["a"].open_conns
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_upstream_closing_after_each_response_never_fails_the_client(proxy_ferry, cleanup):
     """The upstream closes every connection right after its response (without saying so):
     ferry notices the pooled connection is gone, or retries on a fresh one."""
@@ -464,7 +447,6 @@ def test_upstream_closing_idle_connections_never_fails_the_client(proxy_ferry, c
     assert "[error]" not in s.log()
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_stale_pooled_connection_is_retried_on_a_fresh_one(proxy_ferry, cleanup):
     """The upstream takes a second request on a kept-alive connection and closes it
     without answering (a keep-alive race): the client still gets its response, and the
@@ -542,7 +524,6 @@ def test_upstream_header_time_measures_the_wait_for_the_header(proxy_ferry, clea
     assert response >= header + 0.25
 
 
-@pytest.mark.xfail(strict=True, reason=RETRY)
 def test_upstream_variables_across_a_retry_are_comma_separated(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@ max_fails=0; "
              "server 127.0.0.1:@a@ max_fails=0; }", "proxy_pass http://backend;",
@@ -559,7 +540,6 @@ def test_upstream_variables_across_a_retry_are_comma_separated(proxy_ferry, clea
     assert re.match(rf"^/r\d\|127\.0\.0\.1:{a}\|200\|{T}\|{T}\|{T}$", direct), direct
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_upstream_variables_for_a_timeout(proxy_ferry, cleanup):
     srv = {"a": Upstream(ups.silent(), name="a")}
     cleanup.extend(srv.values())
@@ -571,7 +551,6 @@ def test_upstream_variables_for_a_timeout(proxy_ferry, cleanup):
     assert re.match(rf"^/slow\|127\.0\.0\.1:{a}\|504\|0\.[34]\d\d\|{T}\|-$", line), line
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_upstream_variables_when_every_server_failed(proxy_ferry, cleanup):
     """One entry per server tried, no more."""
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@; server 127.0.0.1:@dead2@; }",
@@ -583,7 +562,6 @@ def test_upstream_variables_when_every_server_failed(proxy_ferry, cleanup):
                     rf"{T}, {T}\|-, -\|-, -$", line), line
 
 
-@pytest.mark.xfail(strict=True, reason=LAST_TRY)
 def test_upstream_addr_names_the_group_when_no_server_is_live(proxy_ferry, cleanup):
     s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@dead1@; server 127.0.0.1:@dead2@; }",
              "proxy_pass http://backend;", dead=2, log_format=LOG)
