@@ -45,7 +45,10 @@ EventLoop::EventLoop()
     update_time();
 }
 
-EventLoop::~EventLoop() = default;
+EventLoop::~EventLoop() {
+    // Objects freed here may still defer work: do it while every member is alive.
+    run_deferred();
+}
 
 bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
     epoll_event ev{};
@@ -96,14 +99,16 @@ void EventLoop::run_posted() {
 
 void EventLoop::run_deferred() {
     // Swap with a kept vector rather than moving out, so neither loses its capacity:
-    // deferring work allocates nothing once warm.
-    while (!deferred_.empty()) {
-        deferred_running_.swap(deferred_);
-        for (auto& fn : deferred_running_)
-            fn();
-        deferred_running_.clear();
+    // deferring work allocates nothing once warm. Freeing an object may defer more.
+    while (!deferred_.empty() || !graveyard_.empty()) {
+        while (!deferred_.empty()) {
+            deferred_running_.swap(deferred_);
+            for (auto& fn : deferred_running_) fn();
+            deferred_running_.clear();
+        }
+        graveyard_running_.swap(graveyard_);
+        graveyard_running_.clear();
     }
-    graveyard_.clear();
 }
 
 void EventLoop::run() {

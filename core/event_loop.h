@@ -59,6 +59,10 @@ class EventLoop {
     void defer_delete(std::unique_ptr<Deferred> obj) { graveyard_.push_back(std::move(obj)); }
     // Runs `fn` after the current iteration's I/O callbacks (once).
     void defer(std::function<void()> fn) { deferred_.push_back(std::move(fn)); }
+    // Runs deferred work and frees deferred objects until none is left (after run()
+    // returned, before the owners of the loop's objects go away).
+    void drain() { run_deferred(); }
+
     // Runs `fn` in the next iteration, after polling for I/O without waiting: for work
     // that yields to other connections and must come back (edge-triggered readiness
     // will not announce it again).
@@ -93,6 +97,7 @@ class EventLoop {
     bool running_ = false;
     std::thread::id owner_;
     std::vector<std::unique_ptr<Deferred>> graveyard_;
+    std::vector<std::unique_ptr<Deferred>> graveyard_running_;
     std::vector<std::function<void()>> deferred_;
     std::vector<std::function<void()>> deferred_running_;
     std::vector<std::function<void()>> soon_;

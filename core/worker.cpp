@@ -112,8 +112,10 @@ void Worker::join() {
 void Worker::run(std::function<std::unique_ptr<WorkerApp>(Worker&)> make_app) {
     app_ = make_app(*this);
     loop_.run();
-    listeners_.clear();
+    close_listeners();
+    loop_.drain();  // connections closed on the way out still use the app's pools
     app_.reset();
+    loop_.drain();  // what the app freed in its destructor
     finished_ = true;
 }
 

@@ -19,6 +19,9 @@ HttpWorker::HttpWorker(core::Worker& worker, std::shared_ptr<const Runtime> runt
 
 HttpWorker::~HttpWorker() {
     on_terminate();
+    // Closed connections and sessions are freed after the loop iteration; free them now,
+    // while the pools they return buffers to still exist.
+    worker_.loop().drain();
     access_log_.flush();
     releasing_.clear();
     sessions_.clear();

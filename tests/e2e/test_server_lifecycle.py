@@ -351,6 +351,10 @@ def test_out_of_descriptors_backs_off_and_keeps_serving(start_server):
     """worker_rlimit_nofile 64 and more clients than that: accept4() fails with EMFILE;
     ferry logs it, does not spin, keeps serving the connections it has, and accepts
     again once descriptors are free."""
+    if os.environ.get("FERRY_SANITIZED") == "1":
+        # UBSan's vptr check probes memory through a descriptor of its own; with none
+        # left it reports "invalid vptr" on sound objects.
+        pytest.skip("out of descriptors, UBSan's own checks fail")
     proc, port = start(start_server, main="worker_rlimit_nofile 64;",
                        events="worker_connections 1024;")
     keep = Client(port)
