@@ -103,7 +103,8 @@ void EventLoop::run_deferred() {
     while (!deferred_.empty() || !graveyard_.empty()) {
         while (!deferred_.empty()) {
             deferred_running_.swap(deferred_);
-            for (auto& fn : deferred_running_) fn();
+            for (auto& fn : deferred_running_)
+                fn();
             deferred_running_.clear();
         }
         graveyard_running_.swap(graveyard_);

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "core/tls_stream.h"
 #include "http/access_log.h"
 #include "http/http_date.h"
 #include "http/http_worker.h"
@@ -63,12 +64,65 @@ const conf::LocationConf& ClientConnection::loc() const {
 void ClientConnection::start() {
     worker_.loop().add(stream_->fd(), kEvents, this);
     const conf::ServerConf& srv = *address().default_server->conf;
+    // client_header_timeout bounds the TLS handshake too, as in nginx.
     worker_.loop().timers().arm(read_timer_, worker_.loop().now(), srv.client_header_timeout);
     begin_request();
-    idle_ = false;  // a fresh connection is not "between requests": nginx logs nothing
-                    // for one that closes without a byte, but times it out with 408-less
-                    // client_header_timeout as here
+    idle_ = false;  // a fresh connection is not "between requests"
+    if (address().ssl) {
+        phase_ = Phase::handshake;
+        handshake();
+        return;
+    }
     read_head();
+}
+
+// The first byte tells a TLS ClientHello from plain HTTP sent to a TLS port (which
+// nginx answers with "400 The plain HTTP request was sent to HTTPS port"); then the
+// handshake runs on the connection's readiness like any read or write.
+void ClientConnection::handshake() {
+    if (!tls_) {
+        int err = 0;
+        switch (core::probe_first_byte(stream_->fd(), err)) {
+            case core::FirstByte::again:
+                readable_ = false;
+                return;
+            case core::FirstByte::closed:
+            case core::FirstByte::error:
+                close_now();
+                return;
+            case core::FirstByte::plain:
+                plain_http_ = true;
+                phase_ = Phase::head;
+                read_head();
+                return;
+            case core::FirstByte::tls:
+                break;
+        }
+        std::string error;
+        auto tls = core::TlsStream::accept(stream_->take_fd(), address().ssl_ctx.get(), error);
+        if (!tls) {
+            log_error(conf::LogLevel::crit, error);
+            close_now();
+            return;
+        }
+        tls_ = tls.get();
+        stream_ = std::move(tls);
+    }
+    core::IoResult r = stream_->handshake();
+    if (r.status == core::Io::again) {
+        if (r.want_read) readable_ = false;
+        if (r.want_write) writable_ = false;
+        return;
+    }
+    if (r.status != core::Io::ok) {
+        // A client's bad or cut-short handshake is its own business: one info line.
+        log_error(tls_->error_is_peer_fault() ? conf::LogLevel::info : conf::LogLevel::crit,
+                  tls_->error_text() + " while SSL handshaking");
+        close_now();
+        return;
+    }
+    phase_ = Phase::head;
+    read_head();  // the request may already sit in OpenSSL's buffer
 }
 
 void ClientConnection::on_io(uint32_t events) {
@@ -82,6 +136,9 @@ void ClientConnection::on_io(uint32_t events) {
 
 void ClientConnection::on_readable() {
     switch (phase_) {
+        case Phase::handshake:
+            handshake();
+            return;
         case Phase::head:
             read_head();
             return;
@@ -101,6 +158,10 @@ void ClientConnection::on_readable() {
 }
 
 void ClientConnection::on_writable() {
+    if (phase_ == Phase::handshake) {
+        handshake();
+        return;
+    }
     if (out_.drained()) return;
     send_output();
 }
@@ -380,6 +441,7 @@ void ClientConnection::close_now() {
     worker_.loop().timers().cancel(write_timer_);
     if (stream_) {
         worker_.loop().remove(stream_->fd());
+        tls_ = nullptr;
         stream_.reset();
     }
     in_.release();
@@ -388,6 +450,12 @@ void ClientConnection::close_now() {
 }
 
 void ClientConnection::on_read_timeout() {
+    if (phase_ == Phase::handshake) {
+        log_error(conf::LogLevel::info,
+                  "client timed out (110: Connection timed out) while SSL handshaking");
+        close_now();
+        return;
+    }
     if (phase_ == Phase::head) {
         if (idle_) {
             close_now();  // keepalive_timeout: nothing to say
@@ -439,6 +507,7 @@ std::unique_ptr<core::Stream> ClientConnection::take_stream_for_tunnel(std::stri
     worker_.loop().timers().cancel(read_timer_);
     worker_.loop().timers().cancel(write_timer_);
     worker_.loop().remove(stream_->fd());
+    tls_ = nullptr;
     return std::move(stream_);
 }
 

@@ -19,6 +19,10 @@
 #include "http/request.h"
 #include "http/request_reader.h"
 
+namespace ferry::core {
+class TlsStream;
+}
+
 namespace ferry::http {
 
 class HttpWorker;
@@ -95,9 +99,10 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     ClientConnection* next = nullptr;
 
   private:
-    enum class Phase : uint8_t { head, handling, linger, closed };
+    enum class Phase : uint8_t { handshake, head, handling, linger, closed };
     enum class BodyState : uint8_t { none, reading, done };
 
+    void handshake();
     void on_readable();
     void on_writable();
     void read_head();
@@ -138,6 +143,8 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     HttpWorker& worker_;
     std::shared_ptr<const Runtime> runtime_;
     std::unique_ptr<core::Stream> stream_;
+    core::TlsStream* tls_ = nullptr;  // stream_ when it is TLS
+    bool plain_http_ = false;         // plain HTTP arrived on a TLS port
     core::SockAddr peer_;
     core::SockAddr local_;
     bool local_known_ = false;

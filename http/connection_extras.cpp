@@ -2,6 +2,7 @@
 // log line, per-connection variables, add_header lines.
 #include <random>
 
+#include "core/tls_stream.h"
 #include "http/access_log.h"
 #include "http/connection.h"
 #include "http/http_worker.h"
@@ -52,8 +53,23 @@ void ClientConnection::append_request_id(std::string& out) {
 }
 
 void ClientConnection::append_tls_variable(conf::BuiltinVar v, std::string& out) {
-    (void)v;
-    (void)out;  // plain connections have no TLS session
+    if (!tls_) return;  // plain connections have no TLS session
+    switch (v) {
+        case conf::BuiltinVar::ssl_protocol:
+            out += tls_->protocol();
+            return;
+        case conf::BuiltinVar::ssl_cipher:
+            out += tls_->cipher();
+            return;
+        case conf::BuiltinVar::ssl_server_name:
+            out += tls_->server_name();
+            return;
+        case conf::BuiltinVar::ssl_session_reused:
+            out += tls_->session_reused() ? 'r' : '.';
+            return;
+        default:
+            return;
+    }
 }
 
 // add_header: for the success and redirect statuses nginx lists, or any with `always`.

@@ -153,8 +153,10 @@ std::optional<int64_t> parse_content_length(std::string_view value) {
 // nginx compares the value (spaces around it already skipped) with "chunked": a tab
 // is part of the value and makes it unknown.
 TransferCoding parse_transfer_encoding(std::string_view value) {
-    while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-    while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+    while (!value.empty() && value.front() == ' ')
+        value.remove_prefix(1);
+    while (!value.empty() && value.back() == ' ')
+        value.remove_suffix(1);
     return equals_ignore_case(value, "chunked") ? TransferCoding::chunked
                                                 : TransferCoding::unsupported;
 }

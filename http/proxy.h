@@ -23,6 +23,10 @@
 #include "http/runtime.h"
 #include "http/upstream_pool.h"
 
+namespace ferry::core {
+class TlsStream;
+}
+
 namespace ferry::http {
 
 class ClientConnection;
@@ -51,7 +55,7 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     bool response_started() const { return s_.response_started; }
 
   private:
-    enum class Phase : uint8_t { connecting, sending, head, body, done };
+    enum class Phase : uint8_t { connecting, tls_handshake, sending, head, body, done };
     enum class Failure : uint8_t { error, timeout, invalid_header, upgrade_refused, http_status };
     enum class Framing : uint8_t { none, length, chunked, close };
 
@@ -59,6 +63,8 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     bool resolve_target(std::string& error);
     void connect_next();
     void on_connected();
+    bool start_tls(const Peer& peer);
+    void tls_handshake();
     void fail(Failure kind, int err, std::string_view what);
     bool can_retry(Failure kind) const;
     int peer_count() const;  // how many attempts nginx would make at most
@@ -104,6 +110,8 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     ResponseReader head_reader_;
     ChunkedDecoder decoder_;
     std::unique_ptr<UpstreamConn> up_;
+    core::TlsStream* up_tls_ = nullptr;  // up_->stream when proxy_pass is https://
+    std::string tls_name_;               // SNI / verified name
     PeerChoice choice_;
     int group_ = -1;  // upstream group, or -1 for adhoc_
     core::Timer read_timer_;

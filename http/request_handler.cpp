@@ -182,6 +182,11 @@ bool ClientConnection::validate_head(int& status) {
 void ClientConnection::route() {
     req_.head_only = req_.method_id == HTTP_HEAD;
     req_.keep_alive = req_.http_minor >= 1;
+    if (plain_http_) {
+        log_error(conf::LogLevel::info, "client sent plain HTTP request to HTTPS port");
+        fail_request(497, {});
+        return;
+    }
     int status = 0;
     if (!validate_head(status)) {
         fail_request(status, {});
@@ -408,7 +413,7 @@ bool ClientConnection::start_response() {
 // Writes a complete response ferry composes itself.
 void ClientConnection::respond(int status, std::string_view content_type, std::string_view body,
                                std::string_view location) {
-    req_.status = status;
+    req_.status = wire_status(status);  // nginx logs 494-497 as the 400 it sends
     if (!start_response()) return;
     SimpleResponse r;
     r.status = wire_status(status);

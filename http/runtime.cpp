@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/uri.h"
 
 namespace ferry::http {
 
@@ -53,6 +54,7 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const conf::Config
     if (!rt->config_->http) return rt;
     bool ok = rt->build_addresses(diags);
     ok = rt->build_upstreams(diags) && ok;
+    ok = ok && rt->build_tls(diags);
     if (open_files) ok = rt->open_logs(diags) && ok;
     if (!ok) return nullptr;
     return rt;
@@ -225,6 +227,89 @@ const ServerRt& Runtime::find_server(int tag, std::string_view host, conf::Captu
 const std::vector<AccessLogRt>& Runtime::access_logs(const conf::LocationConf& loc) const {
     auto it = logs_.find(&loc);
     return it == logs_.end() ? no_logs_ : it->second;
+}
+
+// The server a TLS client names in its SNI, by the same rules as Host; the address's
+// default server when the name is unknown or invalid. Called from several workers at
+// once during handshakes: it only reads.
+const ServerRt* Runtime::sni_server(const AddressRt& a, std::string_view name) const {
+    char buf[256];
+    if (name.empty() || name.size() > sizeof buf) return a.default_server;
+    auto host = validate_host(name, buf);
+    if (!host) return a.default_server;
+    return by_conf_.at(a.index->find(host->host, nullptr));
+}
+
+// Certificates of every TLS server, and for each `listen ... ssl` address a context of
+// its default server that switches by SNI. Failures name the certificate's position.
+bool Runtime::build_tls(conf::Diagnostics& diags) {
+    bool ok = true;
+    for (auto& srv : servers_) {
+        const conf::ServerConf& sc = *srv->conf;
+        if (!sc.ssl || sc.ssl->certificates.empty()) continue;
+        std::string error;
+        srv->ssl_ctx = core::make_server_context(*sc.ssl, error);
+        if (!srv->ssl_ctx) {
+            diags.push_back(error_at(sc.ssl->certificates.front().loc, error));
+            ok = false;
+        }
+    }
+    if (!ok) return false;
+    for (AddressRt& a : addresses_) {
+        if (!a.ssl) continue;
+        const conf::ServerConf& def = *a.default_server->conf;
+        if (!def.ssl || def.ssl->certificates.empty()) {
+            diags.push_back(error_at(def.loc,
+                                     "no \"ssl_certificate\" is defined for the "
+                                     "\"listen ... ssl\" directive"));
+            ok = false;
+            continue;
+        }
+        std::string error;
+        a.ssl_ctx = core::make_server_context(*def.ssl, error);
+        if (!a.ssl_ctx) {
+            diags.push_back(error_at(def.ssl->certificates.front().loc, error));
+            ok = false;
+            continue;
+        }
+        const AddressRt* addr = &a;
+        core::set_sni_selector(a.ssl_ctx.get(), [this, addr](std::string_view name) {
+            core::SniChoice choice;
+            const ServerRt* s = sni_server(*addr, name);
+            if (s && s->ssl_ctx) choice.ctx = s->ssl_ctx.get();
+            return choice;
+        });
+    }
+    for (const auto& s : config_->http->servers) {
+        std::vector<const conf::LocationConf*> stack;
+        for (const auto& l : s->locations)
+            stack.push_back(l.get());
+        while (!stack.empty()) {
+            const conf::LocationConf* l = stack.back();
+            stack.pop_back();
+            ok = build_upstream_tls(*l, diags) && ok;
+            for (const auto& child : l->locations)
+                stack.push_back(child.get());
+        }
+    }
+    return ok;
+}
+
+bool Runtime::build_upstream_tls(const conf::LocationConf& loc, conf::Diagnostics& diags) {
+    if (!loc.proxy_pass || loc.proxy_pass->scheme != conf::ProxyPass::Scheme::https) return true;
+    std::string error;
+    core::SslCtxPtr ctx = core::make_client_context(core::client_settings_from(loc.proxy), error);
+    if (!ctx) {
+        diags.push_back(error_at(loc.proxy_pass->loc, error));
+        return false;
+    }
+    upstream_tls_[&loc] = std::move(ctx);
+    return true;
+}
+
+SSL_CTX* Runtime::upstream_tls(const conf::LocationConf& loc) const {
+    auto it = upstream_tls_.find(&loc);
+    return it == upstream_tls_.end() ? nullptr : it->second.get();
 }
 
 }  // namespace ferry::http

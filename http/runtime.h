@@ -12,6 +12,7 @@
 #include "conf/diagnostic.h"
 #include "conf/model.h"
 #include "core/socket.h"
+#include "core/tls.h"
 #include "http/location_index.h"
 #include "http/server_index.h"
 
@@ -20,7 +21,8 @@ namespace ferry::http {
 struct ServerRt {
     const conf::ServerConf* conf = nullptr;
     std::unique_ptr<LocationIndex> locations;
-    std::string name;  // the first server_name ($server_name), "" if none
+    std::string name;         // the first server_name ($server_name), "" if none
+    core::SslCtxPtr ssl_ctx;  // its certificates, when it has TLS settings
 };
 
 struct AddressRt {
@@ -31,6 +33,9 @@ struct AddressRt {
     int ipv6only = -1;
     std::unique_ptr<ServerIndex> index;
     const ServerRt* default_server = nullptr;
+    // For `listen ... ssl`: the default server's context, with SNI switching to the
+    // server the client names (by server_name rules, as for Host).
+    core::SslCtxPtr ssl_ctx;
 };
 
 struct Peer {
@@ -78,12 +83,17 @@ class Runtime {
 
     // Opened access log targets of a location (empty: not logged).
     const std::vector<AccessLogRt>& access_logs(const conf::LocationConf& loc) const;
+    // The client context of a location whose proxy_pass is https://, else null.
+    SSL_CTX* upstream_tls(const conf::LocationConf& loc) const;
 
   private:
     Runtime() = default;
     bool build_addresses(conf::Diagnostics& diags);
     bool build_upstreams(conf::Diagnostics& diags);
     bool open_logs(conf::Diagnostics& diags);
+    bool build_tls(conf::Diagnostics& diags);
+    bool build_upstream_tls(const conf::LocationConf& loc, conf::Diagnostics& diags);
+    const ServerRt* sni_server(const AddressRt& a, std::string_view name) const;
     void open_location_logs(const conf::LocationConf& loc, conf::Diagnostics& diags, bool& ok);
 
     std::shared_ptr<const conf::Config> config_;
@@ -93,6 +103,7 @@ class Runtime {
     std::vector<UpstreamGroup> upstreams_;
     std::unordered_map<const conf::LocationConf*, std::vector<AccessLogRt>> logs_;
     std::vector<AccessLogRt> no_logs_;
+    std::unordered_map<const conf::LocationConf*, core::SslCtxPtr> upstream_tls_;
     int warned_default_log_ = 0;
 };
 

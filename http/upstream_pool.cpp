@@ -57,6 +57,7 @@ void UpstreamPools::reset(const Runtime& runtime) {
             drop_idle(g.idle_head);
     }
     runtime_ = &runtime;
+    tls_sessions_.clear();  // peers are the configuration's: their sessions go with it
     groups_.clear();
     groups_.resize(runtime.upstream_count());
     for (size_t i = 0; i < groups_.size(); ++i) {
@@ -206,6 +207,15 @@ size_t UpstreamPools::idle_count() const {
     for (const auto& g : groups_)
         n += g.idle_count;
     return n;
+}
+
+SSL_SESSION* UpstreamPools::tls_session(const Peer* peer) const {
+    auto it = tls_sessions_.find(peer);
+    return it == tls_sessions_.end() ? nullptr : it->second.get();
+}
+
+void UpstreamPools::save_tls_session(const Peer* peer, core::SslSessionPtr session) {
+    tls_sessions_[peer] = std::move(session);
 }
 
 }  // namespace ferry::http

@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "core/event_loop.h"
 #include "core/stream.h"
 #include "core/timers.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "http/runtime.h"
 
@@ -91,6 +93,11 @@ class UpstreamPools {
     void put_idle(std::unique_ptr<UpstreamConn> conn);
     size_t idle_count() const;
 
+    // proxy_ssl_session_reuse: the last TLS session with `peer`, offered to the next
+    // connection (kept by the worker, so no locking). Null when none.
+    SSL_SESSION* tls_session(const Peer* peer) const;
+    void save_tls_session(const Peer* peer, core::SslSessionPtr session);
+
   private:
     struct PeerState {
         int current_weight = 0;
@@ -117,6 +124,7 @@ class UpstreamPools {
     core::EventLoop& loop_;
     const Runtime* runtime_ = nullptr;
     std::vector<GroupState> groups_;
+    std::unordered_map<const Peer*, core::SslSessionPtr> tls_sessions_;
 };
 
 }  // namespace ferry::http
