@@ -83,6 +83,8 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     // after this response (for the Connection header); forbid keeping it.
     void append_add_headers(int status, core::Buffer& out);
     void append_keepalive_header(core::Buffer& out);
+    // Appends `url`, made absolute when it starts with '/' (absolute_redirect).
+    void append_absolute(std::string_view url, std::string& out);
     bool will_keep_alive() const;
     void set_no_keepalive() { keepalive_ = false; }
 

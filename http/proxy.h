@@ -84,6 +84,8 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     bool read_upstream(bool& eof);
     void on_response_head();
     void write_client_head();
+    void append_location(std::string_view value, core::Buffer& out);
+    void append_refresh(std::string_view value, core::Buffer& out);
     bool retry_on_status(int status);
     void start_upgrade();
     void relay_body();

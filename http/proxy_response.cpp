@@ -13,6 +13,7 @@
 #include "http/http_date.h"
 #include "http/http_worker.h"
 #include "http/proxy.h"
+#include "http/proxy_redirect.h"
 #include "http/response.h"
 #include "http/status.h"
 #include "http/variables.h"
@@ -205,6 +206,38 @@ bool ProxySession::retry_on_status(int status) {
     return true;
 }
 
+// Location: rewritten by proxy_redirect, then made absolute (absolute_redirect).
+void ProxySession::append_location(std::string_view value, core::Buffer& out) {
+    thread_local std::string rewritten, absolute;
+    rewritten.clear();
+    absolute.clear();
+    RequestVars vars(*c_);
+    rewrite_redirect(*loc_, value, vars, rewritten);
+    c_->append_absolute(rewritten, absolute);
+    out.append(absolute);
+}
+
+// Refresh: "5; url=/path" gets its URL rewritten like a Location.
+void ProxySession::append_refresh(std::string_view value, core::Buffer& out) {
+    size_t at = std::string_view::npos;
+    for (size_t i = 0; i + 4 <= value.size(); ++i) {
+        if (equals_ignore_case(value.substr(i, 4), "url=")) {
+            at = i + 4;
+            break;
+        }
+    }
+    if (at == std::string_view::npos) {
+        out.append(value);
+        return;
+    }
+    out.append(value.substr(0, at));
+    thread_local std::string rewritten;
+    rewritten.clear();
+    RequestVars vars(*c_);
+    rewrite_redirect(*loc_, value.substr(at), vars, rewritten);
+    out.append(rewritten);
+}
+
 void ProxySession::write_client_head() {
     Request& r = c_->request();
     core::Buffer& out = c_->out().own();
@@ -247,7 +280,13 @@ void ProxySession::write_client_head() {
         if (!up_connection.empty() && has_token(up_connection, h.name)) continue;
         out.append(h.name);
         out.append(": ");
-        out.append(h.value);
+        if (info && info->id == KnownHeader::location) {
+            append_location(h.value, out);
+        } else if (equals_ignore_case(h.name, "refresh")) {
+            append_refresh(h.value, out);
+        } else {
+            out.append(h.value);
+        }
         out.append("\r\n");
     }
     if (s_.framing == Framing::length || (s_.framing == Framing::none && r.head_only)) {

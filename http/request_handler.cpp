@@ -358,28 +358,33 @@ void ClientConnection::handle_return(const conf::ReturnConf& ret) {
 // A redirect with nginx's absolute_redirect: a relative URL gets scheme, host and port.
 void ClientConnection::redirect(int code, std::string_view url) {
     std::string location;
-    if (!url.empty() && url.front() == '/') {
-        // nginx's absolute_redirect with server_name_in_redirect off: the request's
-        // host, else the address the connection came to.
-        const AddressRt& a = address();
-        location = a.ssl ? "https://" : "http://";
-        if (!req_.host.empty()) {
-            location += req_.host;
-        } else if (local().family() == AF_INET6) {
-            location += '[' + local().ip() + ']';
-        } else {
-            location += local().ip();
-        }
-        uint16_t port = local().port();
-        if (port != (a.ssl ? 443 : 80) && local().family() != AF_UNIX) {
-            location += ':';
-            location += std::to_string(port);
-        }
-        location += url;
-    } else {
-        location.assign(url);
-    }
+    append_absolute(url, location);
     send_simple(code, location, false);
+}
+
+// nginx's absolute_redirect with server_name_in_redirect off: a URL starting with '/'
+// gets the scheme, the request's host (else the address the connection came to) and
+// the port when it is not the scheme's.
+void ClientConnection::append_absolute(std::string_view url, std::string& out) {
+    if (url.empty() || url.front() != '/') {
+        out.append(url);
+        return;
+    }
+    const AddressRt& a = address();
+    out += a.ssl ? "https://" : "http://";
+    if (!req_.host.empty()) {
+        out += req_.host;
+    } else if (local().family() == AF_INET6) {
+        out += '[' + local().ip() + ']';
+    } else {
+        out += local().ip();
+    }
+    uint16_t port = local().port();
+    if (port != (a.ssl ? 443 : 80) && local().family() != AF_UNIX) {
+        out += ':';
+        out += std::to_string(port);
+    }
+    out.append(url);
 }
 
 void ClientConnection::respond_text(int code, std::string_view text) {
