@@ -149,14 +149,11 @@ Pump Direction::pump(PipePool& pipes, core::BufferPool& buffers, bool use_splice
         Flush f = flush_leftover();
         if (f == Flush::drained) f = flush_buffer();
         if (f == Flush::drained) f = flush_pipe();
-        if (f == Flush::blocked) return Pump::blocked;
         if (f == Flush::failed) return Pump::dst_error;
-
-        // Nothing in flight: hand pipe and buffer back so an idle tunnel holds neither.
-        pipes.release(std::move(pipe_));
-        if (buf_.allocated()) buf_.release();
+        if (f == Flush::blocked) return read_ahead() ? Pump::blocked : Pump::src_error;
 
         if (src_.read_eof) {
+            release(pipes);
             if (!dst_.write_shut) {
                 dst_.stream->shutdown_write();
                 dst_.write_shut = true;
@@ -164,13 +161,44 @@ Pump Direction::pump(PipePool& pipes, core::BufferPool& buffers, bool use_splice
             finished_ = true;
             return Pump::finished;
         }
-        if (!src_.readable && !src_.stream->has_pending()) return Pump::idle;
+        if (!src_.readable && !src_.stream->has_pending()) {
+            release(pipes);  // nothing in flight: an idle tunnel holds no pipe or buffer
+            return Pump::idle;
+        }
         if (written_ - start >= budget) return Pump::yielded;
 
         Pump p = fill(pipes, buffers, use_splice);
         if (p == Pump::src_error) return p;
         // idle (EAGAIN or EOF noted) and yielded (bytes to flush) both loop back
     }
+}
+
+// The destination is full and only the pipe holds bytes for it: keep taking bytes from
+// the source while the pipe has room, so the sender goes on and the destination is
+// refilled the moment it drains. Order is kept (the pipe is a FIFO). False on a source
+// error.
+bool Direction::read_ahead() {
+    if (!pipe_ || leftover_ || !buf_.empty() || src_.read_eof || !src_.readable) return true;
+    while (pipe_.bytes < pipe_.capacity) {
+        ssize_t n = splice(src_.stream->fd(), nullptr, pipe_.write_end.get(), nullptr,
+                           pipe_.capacity - pipe_.bytes, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            pipe_.bytes += static_cast<size_t>(n);
+            read_ += static_cast<uint64_t>(n);
+            continue;
+        }
+        if (n == 0) {
+            src_.read_eof = true;
+            return true;
+        }
+        if (errno == EINTR) continue;
+        // EAGAIN here may mean "pipe full" (its slots hold partial pages) rather than
+        // "source empty": leave the source readable; the next pump tries again.
+        if (errno == EAGAIN) return true;
+        err_ = errno;
+        return false;
+    }
+    return true;
 }
 
 void Direction::release(PipePool& pipes) {

@@ -56,6 +56,7 @@ class Direction {
     Pump fill(PipePool& pipes, core::BufferPool& buffers, bool use_splice);
     Pump fill_pipe(PipePool& pipes);
     Pump fill_buffer(core::BufferPool& buffers);
+    bool read_ahead();
 
     Side& src_;
     Side& dst_;
