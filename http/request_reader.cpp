@@ -66,13 +66,14 @@ void RequestReader::begin(Request& req, size_t offset, const HeadLimits& limits)
     // llhttp's strict mode refuses; ferry refuses NUL, CR and obs-fold itself.
     llhttp_set_lenient_headers(&parser_, 1);
     req_ = &req;
+    fields_ = HeaderSpans(req.spans);
+    fields_.clear();
     limits_ = limits;
     start_ = offset;
     head_end_ = 0;
     line_start_ = offset;
     method_off_ = method_len_ = url_off_ = url_len_ = 0;
     in_head_ = true;
-    in_value_ = false;
     url_done_ = false;
     head_paused_ = false;
     message_complete_ = false;
@@ -286,44 +287,23 @@ int RequestReader::on_version_complete(llhttp_t* p) {
 int RequestReader::on_header_field(llhttp_t* p, const char* at, size_t len) {
     RequestReader& r = self(p);
     if (!r.in_head_) return 0;  // trailers of a chunked body: dropped, as nginx does
-    if (!r.in_value_ && !r.req_->spans.empty() && r.req_->spans.back().value_len == 0 &&
-        r.req_->spans.back().value_off == 0 &&
-        r.off(at) == r.req_->spans.back().name_off + r.req_->spans.back().name_len) {
-        // a field name split across two reads
-        r.req_->spans.back().name_len += static_cast<uint32_t>(len);
-        return 0;
-    }
-    r.in_value_ = false;
-    HeaderSpan s;
-    s.name_off = r.off(at);
-    s.name_len = static_cast<uint32_t>(len);
-    r.req_->spans.push_back(s);
-    r.line_start_ = s.name_off;
+    r.fields_.field(r.off(at), static_cast<uint32_t>(len));
+    r.line_start_ = r.req_->spans.back().name_off;
     return 0;
 }
 
 int RequestReader::on_header_value(llhttp_t* p, const char* at, size_t len) {
     RequestReader& r = self(p);
-    if (!r.in_head_) return 0;  // trailers of a chunked body: dropped, as nginx does
-    HeaderSpan& s = r.req_->spans.back();
-    if (!r.in_value_) {
-        r.in_value_ = true;
-        s.value_off = r.off(at);
-        s.value_len = 0;
-    }
-    s.value_len += static_cast<uint32_t>(len);
+    if (!r.in_head_) return 0;
+    r.fields_.value(r.off(at), static_cast<uint32_t>(len));
     return 0;
 }
 
 int RequestReader::on_header_value_complete(llhttp_t* p) {
     RequestReader& r = self(p);
-    if (!r.in_head_) return 0;  // trailers of a chunked body: dropped, as nginx does
-    HeaderSpan& s = r.req_->spans.back();
-    r.in_value_ = false;
-    // Mark the span closed so the next on_header_field starts a new header.
-    if (s.value_len == 0) s.value_off = s.name_off + s.name_len;
-    size_t end = s.value_off + s.value_len;
-    if (end - s.name_off > r.limits_.line_max) {
+    if (!r.in_head_) return 0;
+    const HeaderSpan& s = r.fields_.value_complete();
+    if (s.value_off + s.value_len - s.name_off > r.limits_.line_max) {
         r.fail(494, "client sent too long header line");
         return HPE_USER;
     }

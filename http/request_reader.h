@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "http/header_spans.h"
 #include "http/request.h"
 
 namespace ferry::http {
@@ -78,6 +79,8 @@ class RequestReader {
 
     llhttp_t parser_;
     Request* req_ = nullptr;
+    std::vector<HeaderSpan> no_spans_;
+    HeaderSpans fields_{no_spans_};  // fills req_->spans
     HeadLimits limits_;
     const char* base_ = nullptr;  // the buffer of the current parse() call
     size_t start_ = 0;            // offset of the request's first byte
@@ -86,7 +89,6 @@ class RequestReader {
     uint32_t method_off_ = 0, method_len_ = 0;
     uint32_t url_off_ = 0, url_len_ = 0;
     bool in_head_ = true;
-    bool in_value_ = false;
     bool url_done_ = false;
     bool head_paused_ = false;
     bool message_complete_ = false;

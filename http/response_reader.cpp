@@ -23,10 +23,9 @@ void ResponseReader::begin(size_t offset) {
     start_ = offset;
     head_end_ = 0;
     reason_off_ = reason_len_ = 0;
-    in_value_ = false;
     done_ = false;
     status_ = 0;
-    spans_.clear();
+    fields_.clear();
     headers_.clear();
     error_ = "";
 }
@@ -72,36 +71,18 @@ int ResponseReader::on_status(llhttp_t* p, const char* at, size_t len) {
 
 int ResponseReader::on_header_field(llhttp_t* p, const char* at, size_t len) {
     ResponseReader& r = self(p);
-    if (!r.in_value_ && !r.spans_.empty() && r.spans_.back().value_off == 0 &&
-        r.off(at) == r.spans_.back().name_off + r.spans_.back().name_len) {
-        r.spans_.back().name_len += static_cast<uint32_t>(len);  // split across reads
-        return 0;
-    }
-    r.in_value_ = false;
-    HeaderSpan s;
-    s.name_off = r.off(at);
-    s.name_len = static_cast<uint32_t>(len);
-    r.spans_.push_back(s);
+    r.fields_.field(r.off(at), static_cast<uint32_t>(len));
     return 0;
 }
 
 int ResponseReader::on_header_value(llhttp_t* p, const char* at, size_t len) {
     ResponseReader& r = self(p);
-    HeaderSpan& s = r.spans_.back();
-    if (!r.in_value_) {
-        r.in_value_ = true;
-        s.value_off = r.off(at);
-        s.value_len = 0;
-    }
-    s.value_len += static_cast<uint32_t>(len);
+    r.fields_.value(r.off(at), static_cast<uint32_t>(len));
     return 0;
 }
 
 int ResponseReader::on_header_value_complete(llhttp_t* p) {
-    ResponseReader& r = self(p);
-    HeaderSpan& s = r.spans_.back();
-    r.in_value_ = false;
-    if (s.value_len == 0) s.value_off = s.name_off + s.name_len;
+    self(p).fields_.value_complete();
     return 0;
 }
 

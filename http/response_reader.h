@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/header_spans.h"
 #include "http/request.h"
 
 namespace ferry::http {
@@ -53,13 +54,13 @@ class ResponseReader {
     size_t start_ = 0;
     size_t head_end_ = 0;
     uint32_t reason_off_ = 0, reason_len_ = 0;
-    bool in_value_ = false;
     bool done_ = false;
     int status_ = 0;
     uint8_t http_major_ = 1;
     uint8_t http_minor_ = 1;
     std::string_view reason_;
     std::vector<HeaderSpan> spans_;
+    HeaderSpans fields_{spans_};
     std::vector<HeaderField> headers_;
     const char* error_ = "";
 };
