@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "conf/diagnostic.h"
@@ -95,6 +96,12 @@ class Builder {
     LocationBuild* location = nullptr;
     // Siblings list where a new location goes (server's or the parent location's).
     std::vector<std::unique_ptr<LocationBuild>>* location_list = nullptr;
+    // Exact and prefix location names seen per block (keyed by the block's list).
+    struct LocationNames {
+        std::unordered_map<std::string, const LocationConf*> exact;
+        std::unordered_map<std::string, const LocationConf*> inclusive;
+    };
+    std::unordered_map<const void*, LocationNames> location_names;
     UpstreamConf* upstream = nullptr;
     std::set<std::string, std::less<>> upstream_seen;  // directives seen in this upstream{}
     VariableRegistry vars;

@@ -82,20 +82,20 @@ bool check_nesting(Builder& b, const Directive& d, const LocationConf& parent,
 }
 
 // nginx reports two exact, or two prefix (plain or ^~), locations with one name.
+// nginx refuses two exact, or two prefix (with or without ^~), locations of one name in
+// one block. Names are indexed per block so that a config with thousands of locations
+// loads in linear time.
 bool check_duplicate(Builder& b, const Directive& d,
                      const std::vector<std::unique_ptr<LocationBuild>>& siblings,
                      const LocationConf& loc) {
-    for (const auto& other : siblings) {
-        const LocationConf& o = *other->conf;
-        if (o.pattern != loc.pattern) continue;
-        bool both_exact = o.match == Match::exact && loc.match == Match::exact;
-        bool both_inclusive = is_inclusive(o.match) && is_inclusive(loc.match);
-        if (both_exact || both_inclusive) {
-            return b.error(d.loc, fmt::format("duplicate location \"{}\"", printable(loc.pattern)),
-                           fmt::format("the first one is at {}", o.loc.to_string()));
-        }
-    }
-    return true;
+    bool exact = loc.match == Match::exact;
+    if (!exact && !is_inclusive(loc.match)) return true;
+    Builder::LocationNames& names = b.location_names[&siblings];
+    auto& seen = exact ? names.exact : names.inclusive;
+    auto [it, inserted] = seen.emplace(loc.pattern, &loc);
+    if (inserted) return true;
+    return b.error(d.loc, fmt::format("duplicate location \"{}\"", printable(loc.pattern)),
+                   fmt::format("the first one is at {}", it->second->loc.to_string()));
 }
 
 }  // namespace
