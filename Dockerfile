@@ -31,12 +31,17 @@ COPY tests/bench tests/bench
 
 # The project's tested build type (-O2), without unit tests; the installed binary is
 # stripped of its debug information.
-RUN meson setup /build -Dtests=false \
+RUN meson setup /build -Dtests=false -Ddefault_prefix=/etc/ferry/ \
+        -Ddefault_conf=/etc/ferry/ferry.conf \
  && ninja -C /build ferry \
  && install -D -s -m 0755 /build/ferry /out/ferry
 
 # ---- runtime: the binary and the libraries it links ----
 FROM debian:bookworm-slim
+
+LABEL org.opencontainers.image.title="ferry" \
+      org.opencontainers.image.description="HTTP/1.1 and WebSocket reverse proxy (nginx configs)" \
+      org.opencontainers.image.licenses="BSD-2-Clause"
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -48,16 +53,20 @@ RUN apt-get update \
  && mkdir -p /etc/ferry/conf.d /etc/ferry/templates /etc/ferry/logs \
  && ln -s /dev/stdout /etc/ferry/logs/access.log \
  && ln -s /dev/stderr /etc/ferry/logs/error.log \
- && chown ferry:ferry /etc/ferry/conf.d /etc/ferry/logs
+ && chown ferry:root /etc/ferry/conf.d /etc/ferry/logs \
+ && chmod 0775 /etc/ferry/conf.d /etc/ferry/logs
 
-# conf.d and logs/ belong to the ferry user: templates are rendered into conf.d at start,
-# and a configuration without a pid directive writes logs/ferry.pid (nginx's default,
-# relative to the prefix /etc/ferry/). logs/access.log and logs/error.log, nginx's
-# default log paths, lead to the container's stdout and stderr.
+# conf.d (default.conf included) and logs/ are writable by the ferry user, and by group
+# root for platforms that run images under an arbitrary uid in group 0: templates are
+# rendered into conf.d at start (a default.conf.template over default.conf), and a
+# configuration without a pid directive writes logs/ferry.pid (nginx's default, relative
+# to the prefix /etc/ferry/). logs/access.log and logs/error.log, nginx's default log
+# paths, lead to the container's stdout and stderr.
 COPY --from=build /out/ferry /usr/local/bin/ferry
 COPY examples/container/ferry.conf /etc/ferry/ferry.conf
-COPY examples/container/conf.d/ /etc/ferry/conf.d/
+COPY --chown=ferry:root examples/container/conf.d/ /etc/ferry/conf.d/
 COPY examples/container/entrypoint.sh /usr/local/bin/ferry-entrypoint
+RUN chmod g+w /etc/ferry/conf.d/*.conf
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 101:101

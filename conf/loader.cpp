@@ -11,7 +11,7 @@
 namespace ferry::conf {
 
 std::string resolve_prefix(const std::string& prefix) {
-    std::string p = prefix;
+    std::string p = prefix.empty() ? std::string(default_prefix) : prefix;
     if (p.empty()) {
         char cwd[PATH_MAX];
         if (getcwd(cwd, sizeof cwd) != nullptr) p = cwd;

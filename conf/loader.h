@@ -12,7 +12,16 @@
 namespace ferry::conf {
 
 // nginx's default configuration path, relative to the prefix.
-inline constexpr const char* default_conf_path = "conf/nginx.conf";
+// Set at build time (meson -Ddefault_conf / -Ddefault_prefix), as nginx's --conf-path
+// and --prefix.
+#ifndef FERRY_DEFAULT_CONF
+#define FERRY_DEFAULT_CONF "conf/nginx.conf"
+#endif
+#ifndef FERRY_DEFAULT_PREFIX
+#define FERRY_DEFAULT_PREFIX ""
+#endif
+inline constexpr const char* default_conf_path = FERRY_DEFAULT_CONF;
+inline constexpr const char* default_prefix = FERRY_DEFAULT_PREFIX;
 
 struct LoadOptions {
     std::string prefix;      // -p; empty: the current directory (as nginx without --prefix)

@@ -301,8 +301,9 @@ void print_version(const Options& options) {
             "  -T            : check the configuration, print it and exit\n"
             "  -q            : print only errors while checking the configuration\n"
             "  -s signal     : signal the running master process: stop, quit, reopen, reload\n"
-            "  -p prefix     : prefix for relative paths (default: the current directory)\n"
             "  -e filename   : error log file (default: stderr)\n";
+        out += fmt::format("  -p prefix     : prefix for relative paths (default: {})\n",
+                           *conf::default_prefix ? conf::default_prefix : "the current directory");
         out += fmt::format("  -c filename   : configuration file (default: {})\n",
                            conf::default_conf_path);
         out += "  -g directives : main-context directives in addition to the file\n\n";

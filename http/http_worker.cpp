@@ -68,6 +68,7 @@ void HttpWorker::remove(ClientConnection* c, bool release_slot) {
 
 void HttpWorker::on_quit() {
     quitting_ = true;
+    upstreams_.stop_pooling();  // idle upstream connections would hold the exit back
     // quit() may close (and unlink) the connection: take the next one first.
     for (ClientConnection* c = clients_; c;) {
         ClientConnection* next = c->next;

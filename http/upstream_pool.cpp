@@ -174,8 +174,15 @@ std::unique_ptr<UpstreamConn> UpstreamPools::take_idle(int group, const Peer* pe
     return nullptr;
 }
 
+void UpstreamPools::stop_pooling() {
+    pooling_ = false;
+    for (auto& g : groups_) {
+        while (g.idle_head) drop_idle(g.idle_head);
+    }
+}
+
 void UpstreamPools::put_idle(std::unique_ptr<UpstreamConn> conn) {
-    if (!runtime_ || conn->runtime != runtime_ || conn->group < 0 ||
+    if (!pooling_ || !runtime_ || conn->runtime != runtime_ || conn->group < 0 ||
         static_cast<size_t>(conn->group) >= groups_.size()) {
         retire(loop_, std::move(conn));
         return;

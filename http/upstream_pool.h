@@ -92,6 +92,9 @@ class UpstreamPools {
     // group's `keepalive`) or closed.
     void put_idle(std::unique_ptr<UpstreamConn> conn);
     size_t idle_count() const;
+    // Graceful stop: closes every idle connection and keeps no more (nginx closes
+    // idle keep-alive connections when a worker quits).
+    void stop_pooling();
 
     // proxy_ssl_session_reuse: the last TLS session with `peer`, offered to the next
     // connection (kept by the worker, so no locking). Null when none.
@@ -124,6 +127,7 @@ class UpstreamPools {
     core::EventLoop& loop_;
     const Runtime* runtime_ = nullptr;
     std::vector<GroupState> groups_;
+    bool pooling_ = true;
     std::unordered_map<const Peer*, core::SslSessionPtr> tls_sessions_;
 };
 

@@ -70,7 +70,7 @@ render_templates() {
         relative=${template#"$template_dir"/}
         output="$output_dir/${relative%"$suffix"}"
         mkdir -p "$(dirname "$output")" 2>/dev/null || true
-        if ! { : >"$output"; } 2>/dev/null; then
+        if ! { true >"$output"; } 2>/dev/null; then
             say "cannot write $output (is $output_dir writable by uid $(id -u)?)"
             exit 1
         fi

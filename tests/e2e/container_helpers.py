@@ -30,6 +30,7 @@ import harness
 
 CACHE_DIR = os.environ.get("FERRY_CONTAINER_CACHE", "/var/tmp/ferry-container")
 IMAGE = "localhost/ferry:test"
+BUILD_STAGE = "localhost/ferry-build:test"  # the Dockerfile's build stage, kept as cache
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager=cgroupfs"]
 RUN_FLAGS = ["--network", "host", "--ulimit", "nofile=1024:1024", "--ulimit",
              "nproc=1024:1024"]
@@ -52,6 +53,19 @@ path-exclude /usr/share/lintian/overrides/*
 path-exclude /usr/share/locale/*
 path-exclude /usr/share/man/*
 """
+
+# apt settings of Debian's images (debuerreotype): downloaded packages and apt's binary
+# caches are removed after every apt run, so they never end up in a layer.
+APT_CONFIG = {
+    "docker-clean": (
+        'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+        '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
+        'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb '
+        '/var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };\n'
+        'Dir::Cache::pkgcache "";\nDir::Cache::srcpkgcache "";\n'),
+    "docker-autoremove-suggests": 'Apt::AutoRemove::SuggestsImportant "false";\n',
+    "docker-no-languages": 'Acquire::Languages "none";\n',
+}
 
 
 class Unavailable(Exception):
@@ -108,59 +122,88 @@ def _slim(root):
                 os.unlink(os.path.join(dirpath, name))
 
 
-def _make_rootfs_tar(tar_path, slim, log):
-    """debootstrap a minimal bookworm into a tarball, configured like Debian's images:
-    apt pointed at the same mirror (with the host's debian.sources when it has one, so
-    security updates come too), empty package lists."""
+def _debootstrap(root):
+    """A minimal bookworm in `root`, configured like Debian's images: apt pointed at the
+    same mirror (the host's debian.sources when it has one, so security updates come
+    too), no package lists, no downloaded packages."""
     mirror = debian_mirror()
+    p = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root, mirror],
+                       capture_output=True, text=True, timeout=1200)
+    if p.returncode != 0:
+        raise AssertionError(f"debootstrap from {mirror} failed:\n{p.stdout[-3000:]}\n"
+                             f"{p.stderr[-3000:]}")
+    if os.path.exists(SOURCES) and "bookworm" in open(SOURCES).read():
+        shutil.copy(SOURCES, os.path.join(root, "etc/apt/sources.list.d/debian.sources"))
+        os.unlink(os.path.join(root, "etc/apt/sources.list"))
+    for name, text in APT_CONFIG.items():
+        with open(os.path.join(root, "etc/apt/apt.conf.d", name), "w") as f:
+            f.write(text)
+    for d in ("var/lib/apt/lists", "var/cache/apt"):
+        for dirpath, _, files in os.walk(os.path.join(root, d)):
+            for name in files:
+                if name != "lock":
+                    os.unlink(os.path.join(dirpath, name))
+
+
+def _tar(root, tar_path):
+    partial = tar_path + ".partial"
+    subprocess.run(["tar", "-C", root, "-cf", partial, "--numeric-owner", "."], check=True,
+                   timeout=600)
+    os.replace(partial, tar_path)
+
+
+def _make_rootfs_tars(tars, log):
+    """debootstraps once and writes the tarball of each tag in `tars` (tag -> path)."""
     with tempfile.TemporaryDirectory(dir=CACHE_DIR, prefix="rootfs-") as tmp:
         root = os.path.join(tmp, "root")
-        p = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", root, mirror],
-                           capture_output=True, text=True, timeout=1200)
-        if p.returncode != 0:
-            raise AssertionError(f"debootstrap from {mirror} failed:\n{p.stdout[-3000:]}\n"
-                                 f"{p.stderr[-3000:]}")
-        if os.path.exists(SOURCES) and "bookworm" in open(SOURCES).read():
-            shutil.copy(SOURCES, os.path.join(root, "etc/apt/sources.list.d/debian.sources"))
-            os.unlink(os.path.join(root, "etc/apt/sources.list"))
-        for d in ("var/lib/apt/lists", "var/cache/apt"):
-            for name in os.listdir(os.path.join(root, d)):
-                path = os.path.join(root, d, name)
-                if os.path.isfile(path):
-                    os.unlink(path)
-        if slim:
-            _slim(root)
-        partial = tar_path + ".partial"
-        subprocess.run(["tar", "-C", root, "-cf", partial, "--numeric-owner", "."],
-                       check=True, timeout=600)
-        os.replace(partial, tar_path)
-    log(f"debootstrapped {os.path.basename(tar_path)} from {mirror}")
+        _debootstrap(root)
+        # The full image first: slimming removes files.
+        for tag in sorted(tars, key=lambda t: BASE_IMAGES[t]):
+            if BASE_IMAGES[tag]:
+                _slim(root)
+            _tar(root, tars[tag])
+            log(f"debootstrapped {tag} from {debian_mirror()}")
 
 
 def ensure_base_images(log=print):
     """Makes docker.io/library/debian:bookworm{,-slim} available to podman."""
     os.makedirs(CACHE_DIR, exist_ok=True)
-    for tag, slim in BASE_IMAGES.items():
-        if podman("image", "exists", tag, check=False).returncode == 0:
-            continue
-        tar_path = os.path.join(CACHE_DIR, tag.rsplit(":", 1)[1] + ".tar")
-        if not os.path.exists(tar_path):
-            _make_rootfs_tar(tar_path, slim, log)
+    missing = [tag for tag in BASE_IMAGES
+               if podman("image", "exists", tag, check=False).returncode != 0]
+    tars = {tag: os.path.join(CACHE_DIR, tag.rsplit(":", 1)[1] + ".tar") for tag in missing}
+    to_make = {tag: path for tag, path in tars.items() if not os.path.exists(path)}
+    if to_make:
+        _make_rootfs_tars(to_make, log)
+    for tag, tar_path in tars.items():
         podman("import", "--change", "CMD=[\"bash\"]", "--change",
                "ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                tar_path, tag, timeout=600)
         log(f"imported {tag}")
 
 
+def image_id(name):
+    p = podman("image", "inspect", "--format", "{{.Id}}", name, check=False)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
 def build_image(log=print):
-    """Builds the Dockerfile as IMAGE (reusing cached layers) and returns its name."""
+    """Builds the Dockerfile as IMAGE (reusing cached layers) and returns its name.
+
+    The build stage is tagged too (BUILD_STAGE), so that the images an earlier build left
+    behind can be removed by id without losing the cache the next build needs."""
     if os.environ.get("FERRY_CONTAINER_IMAGE"):
         return os.environ["FERRY_CONTAINER_IMAGE"]
     ensure_base_images(log)
+    before = {name: image_id(name) for name in (BUILD_STAGE, IMAGE)}
     started = time.monotonic()
-    podman("build", "--network", "host", "--layers", "-t", IMAGE, "-f",
-           os.path.join(harness.REPO, "Dockerfile"), harness.REPO, timeout=3600)
+    dockerfile = os.path.join(harness.REPO, "Dockerfile")
+    for target in ([BUILD_STAGE, "--target", "build"], [IMAGE]):
+        podman("build", "--network", "host", "--layers", "-t", *target, "-f", dockerfile,
+               harness.REPO, timeout=3600)
     log(f"podman build took {time.monotonic() - started:.1f}s")
+    for name, old in before.items():
+        if old and old != image_id(name):
+            podman("rmi", old, check=False)
     return IMAGE
 
 
@@ -171,8 +214,8 @@ def image_size(image):
 class Container:
     """A detached container of `image` on the host network; removed by close()."""
 
-    def __init__(self, image, args=(), env=None, volumes=(), name_hint="ferry"):
-        cmd = ["run", "-d", *RUN_FLAGS]
+    def __init__(self, image, args=(), env=None, volumes=(), extra_flags=()):
+        cmd = ["run", "-d", *RUN_FLAGS, *extra_flags]
         for k, v in (env or {}).items():
             cmd += ["-e", f"{k}={v}"]
         for host_path, container_path, mode in volumes:
@@ -183,8 +226,9 @@ class Container:
     def inspect(self, fmt):
         return podman("inspect", "--format", fmt, self.id).stdout.strip()
 
-    def running(self):
-        return self.inspect("{{.State.Running}}") == "true"
+    def status(self):
+        """podman's state: running, stopping (podman stop is waiting), exited..."""
+        return self.inspect("{{.State.Status}}")
 
     def exit_code(self):
         return int(self.inspect("{{.State.ExitCode}}"))
@@ -206,7 +250,7 @@ class Container:
         if not harness.wait_for_port(port, timeout=timeout):
             out, err = self.logs()
             raise AssertionError(f"the container does not listen on {port} "
-                                 f"(running={self.running()}):\n{out}\n{err}")
+                                 f"(status {self.status()}):\n{out}\n{err}")
         return time.monotonic() - self.started
 
     def wait_exit(self, timeout=30.0):

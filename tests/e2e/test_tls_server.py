@@ -9,7 +9,8 @@ test_tls_bad_clients.py.
 """
 
 import os
-import re
+import signal
+import subprocess
 import time
 
 import pytest
@@ -59,10 +60,17 @@ def module_conf(p):
     {server("nocache", "listen 127.0.0.1:@nocache@ ssl;", [a],
             "ssl_session_cache off; ssl_session_tickets off;")}
     {server("short", "listen 127.0.0.1:@short@ ssl;", [a], "ssl_session_timeout 1s;")}
+    {server("srvpref", "listen 127.0.0.1:@srvpref@ ssl;", [a],
+            f"ssl_ciphers {CIPHERS}; ssl_prefer_server_ciphers on;")}
+    {server("clipref", "listen 127.0.0.1:@clipref@ ssl;", [a],
+            f"ssl_ciphers {CIPHERS}; ssl_prefer_server_ciphers off;")}
 """)
 
 
-PORTS = ("port", "plain", "bdef", "tls12", "tls13", "cache", "nocache", "short")
+# the server's order: AES128 first
+CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"
+PORTS = ("port", "plain", "bdef", "tls12", "tls13", "cache", "nocache", "short", "srvpref",
+         "clipref")
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +272,30 @@ def test_server_limited_to_tls13_refuses_tls12_and_serves_tls13(ports, site):
     assert "[crit]" not in log_since(site, mark)
 
 
+# ---- ssl_ciphers, ssl_prefer_server_ciphers (TLS 1.2)
+
+CLIENT_ORDER = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"
+
+
+def test_ssl_prefer_server_ciphers_on_picks_the_servers_first_choice(ports):
+    r = s_client(ports["srvpref"], "a.test", args=["-tls1_2", "-cipher", CLIENT_ORDER])
+    assert r.cipher == "ECDHE-ECDSA-AES128-GCM-SHA256", r
+
+
+def test_ssl_prefer_server_ciphers_off_picks_the_clients_first_choice(ports):
+    r = s_client(ports["clipref"], "a.test", args=["-tls1_2", "-cipher", CLIENT_ORDER])
+    assert r.cipher == "ECDHE-ECDSA-AES256-GCM-SHA384", r
+
+
+def test_ssl_ciphers_refuses_a_client_offering_none_of_them(ports, site):
+    mark = len(site.read_error_log())
+    r = s_client(ports["srvpref"], "a.test",
+                 args=["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"])
+    assert not r.handshake_ok, r
+    assert harness_wait(lambda: "no shared cipher" in log_since(site, mark))
+    assert "[crit]" not in log_since(site, mark)
+
+
 # ---- ALPN
 
 
@@ -391,32 +423,105 @@ def test_access_log_of_a_plain_request_has_empty_https_and_dashes_for_ssl_variab
     assert line == ["http||-|-|-|-|a.test|/plainlog"], line
 
 
-def test_many_parallel_tls_clients_are_all_served(ports, pki):
-    """40 clients at once, each with three requests on its connection."""
-    import concurrent.futures as cf
+@th.ferry_bug(
+    "under load a request sent right after the client's last handshake flight (TLS 1.3; "
+    "TLS 1.2 resumption has the same shape) is sometimes never read: the handshake "
+    "completed and the bytes left the socket (ss: Recv-Q 0), but the connection sits "
+    "until client_header_timeout logs 'client timed out ... while reading client request "
+    "headers'. ClientConnection never consults TlsStream::has_pending(), which the "
+    "TlsStream contract requires: the request likely waits in OpenSSL's read-ahead buffer")
+def test_requests_sent_right_after_the_handshake_are_all_answered_under_load(
+        start_ferry, pki):
+    """4 processes x up to 25 bursts of 40 concurrent clients; each sends its GET the
+    moment its handshake ends and expects the answer within 3s. Stops at the first
+    unanswered request (with the bug, within a few seconds)."""
+    port = harness.free_port()
+    start_ferry(one_server_conf(pki, pki.a_cert, pki.a_key), ports={"port": port})
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls_helpers.py")
+    procs = [subprocess.Popen(["/usr/bin/python3", script, str(port), pki.ca, "25", "40"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    failed = []
+    try:
+        deadline = time.monotonic() + 60
+        while procs and time.monotonic() < deadline:
+            for p in list(procs):
+                if p.poll() is not None:
+                    out, err = p.communicate()
+                    assert out.strip().isdigit(), err
+                    failed.append(int(out))
+                    procs.remove(p)
+            if any(failed):
+                break
+            time.sleep(0.05)
+    finally:
+        for p in procs:
+            p.kill()
+            p.communicate()
+    assert not any(failed), f"unanswered requests per client process: {failed}"
+    assert len(failed) == 4, "client processes did not finish within 60s"
 
-    def one(i):
-        with th.tls_connect(ports["port"], pki.ca, "a.test") as s:
-            s.settimeout(10)
-            got = []
-            buf = b""
-            for k in range(3):
-                s.sendall(f"GET /{i}/{k} HTTP/1.1\r\nHost: a.test\r\n\r\n".encode())
-                while True:
-                    m = re.search(rb"Content-Length: (\d+)\r\n.*?\r\n\r\n", buf, re.S)
-                    if m and len(buf) >= m.end() + int(m.group(1)):
-                        end = m.end() + int(m.group(1))
-                        got.append(parse_vars(buf[m.end():end].decode()))
-                        buf = buf[end:]
-                        break
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        raise AssertionError("closed")
-                    buf += chunk
-            return got
 
-    with cf.ThreadPoolExecutor(40) as ex:
-        results = list(ex.map(one, range(40)))
-    for got in results:
-        assert [g["req"] for g in got] == ["1", "2", "3"]
-        assert len({g["conn"] for g in got}) == 1
+# ---- several workers, reload
+
+
+def one_server_conf(p, cert, key, workers=1, extra=""):
+    return th.tls_conf(f"""
+    server {{
+        listen 127.0.0.1:@port@ ssl;
+        server_name a.test;
+        ssl_certificate {cert}; ssl_certificate_key {key};
+        {extra}
+        location / {{ return 200 {VARS % "one"}; }}
+    }}""", main_extra="").replace("worker_processes 1;", f"worker_processes {workers};")
+
+
+@pytest.mark.parametrize("proto_flag", ["-tls1_2", "-tls1_3"])
+def test_shared_session_cache_resumes_whichever_worker_accepts(start_ferry, pki, tmp_path,
+                                                               proto_flag):
+    port = harness.free_port()
+    start_ferry(one_server_conf(pki, pki.a_cert, pki.a_key, workers=4,
+                                extra="ssl_session_cache shared:SSL:1m; "
+                                      "ssl_session_tickets off;"), ports={"port": port})
+    sess = str(tmp_path / "sess")
+    first = s_client(port, "a.test", args=[proto_flag, "-sess_out", sess],
+                     request=th.http_get())
+    assert first.handshake_ok, first
+    results = [s_client(port, "a.test", args=[proto_flag, "-sess_in", sess],
+                        request=th.http_get()).new_or_reused for _ in range(8)]
+    assert results == ["Reused"] * 8, results
+
+
+RELOAD = th.ferry_only("the nginx compare run has master_process off: no reload")
+
+
+@RELOAD
+def test_reload_switches_to_a_new_certificate(start_ferry, pki):
+    port = harness.free_port()
+    f = start_ferry(one_server_conf(pki, pki.a_cert, pki.a_key), ports={"port": port})
+    assert s_client(port, "a.test").cert == th.pem_body(th.read(pki.a_cert))
+    with open(f.conf_path, "w") as out:
+        out.write(harness.fill(one_server_conf(pki, pki.b_cert, pki.b_key), port=port,
+                               prefix=f.prefix))
+    f.send_signal(signal.SIGHUP)
+    assert harness_wait(lambda: s_client(port, "a.test").cert ==
+                        th.pem_body(th.read(pki.b_cert)), 5.0)
+
+
+@RELOAD
+def test_reload_with_a_broken_key_keeps_serving_the_old_certificate(start_ferry, pki):
+    port = harness.free_port()
+    f = start_ferry(one_server_conf(pki, pki.a_cert, pki.a_key), ports={"port": port})
+    with open(f.conf_path, "w") as out:
+        out.write(harness.fill(one_server_conf(pki, pki.a_cert, pki.stray_ec_key), port=port,
+                               prefix=f.prefix))
+    f.send_signal(signal.SIGHUP)
+    assert harness_wait(lambda: "reload failed" in f.read_error_log(), 5.0), \
+        f.read_error_log()
+    r = s_client(port, "a.test", request=th.http_get())
+    assert r.cert == th.pem_body(th.read(pki.a_cert)), r
+    assert parse_vars(r.body())["srv"] == "one"
+    # the reason, in nginx's words (ferry prints a failed reload's diagnostics on stderr)
+    assert f.stop() == 0
+    text = f.stderr.decode(errors="replace") + f.read_error_log()
+    assert f'SSL_CTX_use_PrivateKey("{pki.stray_ec_key}") failed' in text, text

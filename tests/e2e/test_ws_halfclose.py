@@ -235,3 +235,56 @@ def test_tunnel_survives_a_client_that_only_reads_for_a_while(start_ferry):
         client.close()
     finally:
         up.close()
+
+
+def test_upstream_closing_right_after_its_101_and_data_is_relayed_then_ends(start_ferry):
+    """101, bytes and the upstream's close arrive together: the client gets the 101,
+    the bytes and then EOF; once the client closes too, the tunnel is gone."""
+
+    def handler(peer, head):
+        peer.send(wh.switching() + b"last words")
+
+    up, ferry, port = start_raw(start_ferry, handler)
+    try:
+        fds = wh.FdWatch(ferry)
+        client, head = wh.raw_upgrade(port)
+        assert client.read_to_end(5) == (b"last words", "eof")
+        client.close()
+        assert up.join(5) and not up.errors, up.errors
+        assert wh.wait_until(lambda: last_tunnel_line(ferry) is not None)
+        fds.settled()
+    finally:
+        up.close()
+
+
+def test_client_gone_before_the_101_leaves_nothing_behind(start_ferry):
+    """The client sends its upgrade request and resets before the upstream answers;
+    the upstream's late 101 must not leave a tunnel (or its descriptors) behind, and
+    the upstream's connection ends promptly."""
+    answered = threading.Event()
+    seen = {}
+
+    def handler(peer, head):
+        time.sleep(0.5)
+        try:
+            peer.send(wh.switching() + b"too late")
+        except OSError:
+            pass
+        answered.set()
+        t0 = time.monotonic()
+        seen["end"] = peer.read_to_end(5)[1]
+        seen["after"] = time.monotonic() - t0
+
+    up, ferry, port = start_raw(start_ferry, handler)
+    try:
+        fds = wh.FdWatch(ferry)
+        client = wh.Peer.connect(port)
+        client.send(wh.upgrade_request())
+        assert wh.wait_until(lambda: up.heads, 3)
+        client.reset()
+        assert answered.wait(5)
+        assert up.join(8)
+        assert seen["end"] in ("eof", "reset") and seen["after"] < 2.0, seen
+        fds.settled()
+    finally:
+        up.close()

@@ -6,10 +6,13 @@ ends and ferry's descriptors come back to their baseline.
 """
 
 import asyncio
+import os
+import signal
 
 import pytest
 import websockets
 
+import harness
 import ws_helpers as wh
 from ws_helpers import ws_upstream  # noqa: F401 (fixture)
 
@@ -139,3 +142,41 @@ def test_close_handshake_started_by_upstream_reaches_client_and_ends_tunnel(
     assert ws_upstream.closed == [("/ws/close-after", 4002, "server bye")]
     assert wh.wait_until(lambda: tunnels_logged(ferry, 1))
     fds.settled()
+
+
+EXAMPLE_FILES = {"simple": "seed-upgrade-literal.conf", "map": "seed-upgrade-map.conf"}
+
+
+def example_text(seed):
+    with open(os.path.join(harness.REPO, "examples", EXAMPLE_FILES[seed])) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_seed_snippets_used_here_are_those_of_the_examples(seed):
+    """The configs above embed the seeds' lines; examples/ holds them as shipped."""
+    text = example_text(seed).replace("localhost:8080", "localhost:@up@")
+    for snippet in filter(None, wh.SEEDS[seed]):
+        for line in snippet.split("\n"):
+            assert line.strip() in text, line
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_example_seed_file_as_shipped_carries_a_websocket(start_ferry, ws_upstream, seed):
+    """examples/seed-upgrade-*.conf with only its two ports changed (default workers,
+    access log on stdout): an echo conversation, and its 101 line once it ended."""
+    conf = (example_text(seed).replace("127.0.0.1:8000", "127.0.0.1:@port@")
+            .replace("localhost:8080", "localhost:@up@"))
+    assert "@port@" in conf and "@up@" in conf
+    port = harness.free_port()
+    ferry = start_ferry(conf, ports={"port": port, "up": ws_upstream.port})
+
+    async def talk():
+        async with wh.ws_connect(port) as ws:
+            for message in ["seed " + seed, wh.pattern(seed, 100000)]:
+                await ws.send(message)
+                assert await ws.recv() == message
+
+    wh.run(talk(), 15)
+    ferry.stop(signal.SIGQUIT)
+    assert b'"GET /ws/echo HTTP/1.1" 101 ' in ferry.stdout, ferry.stdout[-500:]

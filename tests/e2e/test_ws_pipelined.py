@@ -111,3 +111,40 @@ def test_pipelined_bytes_both_ways_go_first_and_in_order_with_a_custom_token(sta
         fds.settled()
     finally:
         up.close()
+
+
+def test_upgrade_on_a_keepalive_connection_after_ordinary_requests(start_ferry):
+    """A browser may reuse a connection: a plain request, a refused upgrade (200), then
+    an upgrade that succeeds, all on one client connection."""
+    seen = []
+
+    def handler(peer, head):
+        seen.append(head)
+        if b"/ws/tunnel" in head.split(b"\r\n", 1)[0]:
+            peer.send(wh.switching() + b"tunnel open")
+            peer.send(peer.read_exact(5))
+            peer.read_to_end(5)
+        else:
+            peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nplain")
+
+    up = wh.RawUpstream(handler)
+    try:
+        ferry, port = wh.start(start_ferry, up.port, seed="map")
+        fds = wh.FdWatch(ferry)
+        c = wh.Peer.connect(port)
+        c.send(wh.upgrade_request("/ws/plain", upgrade=False))
+        assert wh.status(c.read_head()) == 200 and c.read_exact(5) == b"plain"
+        c.send(wh.upgrade_request("/ws/refused"))
+        assert wh.status(c.read_head()) == 200 and c.read_exact(5) == b"plain"
+        c.send(wh.upgrade_request("/ws/tunnel") + b"echo!")
+        head = c.read_head()
+        assert wh.status(head) == 101, head
+        assert c.read_exact(16) == b"tunnel openecho!"
+        c.shutdown_write()
+        assert c.read_to_end(5) == (b"", "eof")
+        c.close()
+        assert up.join(5) and not up.errors, up.errors
+        assert len(seen) == 3
+        fds.settled()
+    finally:
+        up.close()

@@ -383,3 +383,133 @@ class TlsUpstream(ups.Upstream):
 
     def wait_failed_handshakes(self, n, timeout=5.0):
         return ups.wait_until(lambda: self.failed_handshakes >= n, timeout)
+
+
+# ---------------------------------------------------------------------------------
+# A plain ws:// upstream (Python websockets, in its own thread and event loop)
+
+
+class WsEcho:
+    """A `websockets` server on 127.0.0.1 (plain ws://); behaviour by path:
+
+    /echo         echoes every message as received (text stays text)
+    /greet        sends "greeting" as soon as the connection is open, then echoes
+    /bye          closes with 1000 "bye" after the first message
+    /push?n=N     sends N binary messages of 64 KiB (pattern bytes), then "end"
+
+    `paths` lists the paths of accepted connections, `closed` (path, code) as they end."""
+
+    def __init__(self):
+        import asyncio
+        self.asyncio = asyncio
+        self.paths = []
+        self.closed = []
+        self.port = None
+        self.error = None
+        self._ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10) or self.port is None:
+            raise RuntimeError(f"websockets upstream did not start: {self.error}")
+
+    def _run(self):
+        import websockets
+        asyncio = self.asyncio
+        asyncio.set_event_loop(self._loop)
+
+        async def main():
+            self._stop = asyncio.Event()
+            try:
+                async with websockets.serve(self._handler, "127.0.0.1", 0, max_size=None,
+                                            max_queue=None, compression=None,
+                                            ping_interval=None) as server:
+                    self.port = server.sockets[0].getsockname()[1]
+                    self._ready.set()
+                    await self._stop.wait()
+            except Exception as e:  # reported by __init__
+                self.error = e
+                self._ready.set()
+
+        self._loop.run_until_complete(main())
+
+    async def _handler(self, ws):
+        path = ws.path
+        self.paths.append(path)
+        try:
+            if path.startswith("/greet"):
+                await ws.send("greeting")
+            if path.startswith("/push"):
+                n = int(path.split("n=")[1])
+                block = ups.PATTERN[:64 * 1024]
+                for _ in range(n):
+                    await ws.send(block)
+                await ws.send("end")
+            async for msg in ws:
+                if path.startswith("/bye"):
+                    await ws.close(1000, "bye")
+                    break
+                await ws.send(msg)
+        except Exception:
+            pass
+        finally:
+            self.closed.append((path, ws.close_code))
+
+    def close(self):
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(5)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---------------------------------------------------------------------------------
+# Load: many TLS clients at once, each sending its request right after the handshake
+
+
+def hammer(port, ca, rounds, clients, timeout=3.0, stop_on_failure=True):
+    """Runs `rounds` bursts of `clients` concurrent TLS connections, each sending one GET
+    as soon as its handshake is done and waiting up to `timeout` for the response head.
+    Returns the number of clients that got no 200 (stops after the first bad burst when
+    `stop_on_failure`)."""
+    ctx = client_context(ca)
+    bad = 0
+
+    def one(out, i):
+        try:
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            with ctx.wrap_socket(raw, server_hostname="a.test") as s:
+                s.settimeout(timeout)
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                out[i] = data.startswith(b"HTTP/1.1 200")
+        except (OSError, ssl.SSLError):
+            out[i] = False
+
+    for _ in range(rounds):
+        out = {}
+        threads = [threading.Thread(target=one, args=(out, i)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout + 15)
+        bad += sum(1 for i in range(clients) if not out.get(i))
+        if bad and stop_on_failure:
+            break
+    return bad
+
+
+if __name__ == "__main__":
+    # python3 tls_helpers.py PORT CAFILE ROUNDS CLIENTS: prints the failed clients
+    import sys
+    print(hammer(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
