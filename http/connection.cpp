@@ -204,12 +204,34 @@ void ClientConnection::begin_request() {
     discard_body_ = false;
     response_done_ = false;
     continue_sent_ = false;
+    reader_.begin(req_, 0, head_limits());
+    phase_ = Phase::head;
+}
+
+HeadLimits ClientConnection::head_limits() const {
     const conf::ServerConf& srv = *address().default_server->conf;
     HeadLimits limits;
     limits.line_max = srv.large_client_header_buffers_size;
     limits.head_max = srv.large_client_header_buffers_size * srv.large_client_header_buffers_num;
-    reader_.begin(req_, 0, limits);
-    phase_ = Phase::head;
+    return limits;
+}
+
+// A reload takes effect at request boundaries: the connection takes the configuration in
+// force, provided its listen address is still in it (else it goes on with the one it
+// has until it closes). True if it changed.
+bool ClientConnection::adopt_runtime() {
+    const std::shared_ptr<const Runtime>& current = worker_.runtime();
+    if (current == runtime_) return false;
+    const core::SockAddr& addr = address().addr;
+    const auto& addrs = current->addresses();
+    for (size_t i = 0; i < addrs.size(); ++i) {
+        if (addrs[i].addr == addr) {
+            runtime_ = current;
+            tag_ = static_cast<int>(i);
+            return true;
+        }
+    }
+    return false;
 }
 
 void ClientConnection::read_head() {
@@ -220,6 +242,9 @@ void ClientConnection::read_head() {
         if (parsed_ < end) {
             if (idle_) {
                 idle_ = false;
+                // A reload while the connection waited: the request takes the new
+                // configuration (before a byte of it is parsed).
+                if (adopt_runtime()) reader_.begin(req_, 0, head_limits());
                 req_.start_ms = worker_.loop().now();
                 req_.start_wall_ms = worker_.loop().wall_now();
                 worker_.loop().timers().arm(read_timer_, worker_.loop().now(),
@@ -381,9 +406,9 @@ void ClientConnection::finish_request() {
 
 void ClientConnection::next_request() {
     int64_t keepalive_timeout = loc().keepalive_timeout;
+    adopt_runtime();
     begin_request();
     idle_ = true;
-    runtime_ = worker_.runtime();  // a reload takes effect at request boundaries
     worker_.loop().timers().arm(read_timer_, worker_.loop().now(), keepalive_timeout);
     if (in_.allocated() && in_.empty()) in_.release();
     read_head();

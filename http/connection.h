@@ -110,6 +110,8 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     void read_head();
     bool fill_buffer(size_t room, bool& eof);
     void begin_request();
+    HeadLimits head_limits() const;
+    bool adopt_runtime();
     void on_head_done();
     void route();
     void dispatch();

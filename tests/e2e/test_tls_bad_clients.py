@@ -203,7 +203,7 @@ def harness_wait(pred, timeout=3.0):
     return pred()
 
 
-def test_client_stalling_mid_handshake_is_closed_after_client_header_timeout_while_others_are_served(
+def test_client_stalling_mid_handshake_is_closed_after_client_header_timeout_others_served(
         ports, pki, site):
     mark = len(site.read_error_log())
     hello = th.client_hello()

@@ -132,7 +132,8 @@ def test_t_key_of_another_type_than_the_certificate_is_refused_naming_the_key(
 
 def test_t_names_the_second_pair_when_only_it_is_broken(ferry_binary, tmp_path, pki):
     body = (tls_server(pki.rsa_cert, pki.rsa_key)
-            + f"\n        ssl_certificate {pki.ecdsa_cert}; ssl_certificate_key {pki.stray_ec_key};")
+            + f"\n        ssl_certificate {pki.ecdsa_cert};"
+            + f" ssl_certificate_key {pki.stray_ec_key};")
     rc, err, conf = run_t(ferry_binary, tmp_path, body)
     assert_failed(rc, err, conf)
     assert emerg_line(err).startswith(f'SSL_CTX_use_PrivateKey("{pki.stray_ec_key}") failed'), err

@@ -22,7 +22,7 @@ import harness
 import tls_helpers as th
 import upstreams as ups
 from tls_helpers import TlsUpstream, pki  # noqa: F401
-from upstreams import Upstream, proxy_ferry  # noqa: F401
+from upstreams import proxy_ferry  # noqa: F401
 
 MIB = 1 << 20
 
@@ -373,7 +373,7 @@ def test_16mib_response_from_a_tls_upstream_to_a_slow_tls_client(proxy_ferry, cl
     total = 16 * MIB
     up = tls_up(cleanup, pki.a_cert, pki.a_key, ups.stream(total))
     ports = {"port": harness.free_port(), "up": up.port}
-    f = proxy_ferry(ups.make_conf(f"""
+    proxy_ferry(ups.make_conf(f"""
     server {{
         listen 127.0.0.1:@port@ ssl;
         server_name a.test;

@@ -125,7 +125,8 @@ def run(coro, timeout=60.0):
 
 def wss(port, pki, path):
     return websockets.connect(f"wss://a.test:{port}{path}", host="127.0.0.1", port=port,
-                              ssl=th.client_context(pki.ca), server_hostname="a.test", max_size=None,
+                              ssl=th.client_context(pki.ca), server_hostname="a.test",
+                              max_size=None,
                               compression=None, ping_interval=None, open_timeout=5,
                               close_timeout=5)
 
@@ -313,7 +314,8 @@ def test_slow_wss_reader_holds_ferry_memory_bounded(port, pki, site):
     async def go():
         async with websockets.connect(
                 f"wss://a.test:{port}/push?n={n}", host="127.0.0.1", port=port,
-                ssl=th.client_context(pki.ca), server_hostname="a.test", max_size=None, compression=None,
+                ssl=th.client_context(pki.ca), server_hostname="a.test", max_size=None,
+                compression=None,
                 ping_interval=None, max_queue=1, read_limit=2 ** 16) as ws:
             await asyncio.sleep(1.5)
             peak = site.rss_kib()

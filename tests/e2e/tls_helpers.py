@@ -325,7 +325,8 @@ class Handshake:
         self.version = version
 
     def __repr__(self):
-        return f"<Handshake conn={self.conn_id} sni={self.sni!r} reused={self.reused} {self.version}>"
+        return (f"<Handshake conn={self.conn_id} sni={self.sni!r} reused={self.reused} "
+                f"{self.version}>")
 
 
 class TlsUpstream(ups.Upstream):
