@@ -23,7 +23,9 @@ IoResult PlainStream::read(char* buf, size_t len) {
     do {
         r = ::recv(fd_.get(), buf, len, 0);
     } while (r < 0 && errno == EINTR);
-    return from_syscall(r, true);
+    IoResult result = from_syscall(r, true);
+    result.drained = r > 0 && static_cast<size_t>(r) < len;
+    return result;
 }
 
 IoResult PlainStream::write(const char* buf, size_t len) {

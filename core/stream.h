@@ -28,6 +28,12 @@ struct IoResult {
     // direction of the call.
     bool want_read = false;
     bool want_write = false;
+    // For `ok` reads: the socket returned less than asked, so it holds nothing more now
+    // and an edge-triggered epoll reports the next bytes (or a FIN that came later). A
+    // caller that saw no RDHUP/HUP may wait for the event instead of reading again to
+    // get EAGAIN: one system call less per request. TLS reads never set it (a record
+    // may end the read early while the socket holds more).
+    bool drained = false;
 
     static IoResult ok_n(size_t n) { return {Io::ok, n, 0, false, false}; }
 };

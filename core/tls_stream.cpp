@@ -146,7 +146,10 @@ IoResult TlsStream::handshake() {
                           : tls_detail::peer_errno(err);
         error_text_ = ssl_error_text("SSL_do_handshake() failed");
     }
-    if (err) error_text_ += " " + errno_text(err);
+    if (err) {
+        error_text_ += ' ';
+        error_text_ += errno_text(err);
+    }
     return {Io::error, 0, err ? err : EPROTO, false, false};
 }
 
@@ -191,7 +194,10 @@ IoResult TlsStream::failed(int ssl_error, const char* call) {
                       ? tls_detail::peer_reason(ERR_GET_REASON(ERR_peek_last_error()))
                       : tls_detail::peer_errno(err);
     error_text_ = ssl_error_text(std::string(call) + " failed");
-    if (err) error_text_ += " " + errno_text(err);
+    if (err) {
+        error_text_ += ' ';
+        error_text_ += errno_text(err);
+    }
     return {Io::error, 0, err ? err : EPROTO, false, false};
 }
 

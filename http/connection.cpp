@@ -178,6 +178,7 @@ bool ClientConnection::fill_buffer(size_t room, bool& eof) {
     core::IoResult r = stream_->read(in_.writable(), in_.writable_size());
     if (r.status == core::Io::ok) {
         in_.commit(r.n);
+        if (r.drained && !peer_closed_) readable_ = false;
         return true;
     }
     if (r.status == core::Io::again) {

@@ -247,9 +247,12 @@ void ProxySession::connect_next() {
     up_->handler = this;
     s_.readable = false;
     s_.writable = false;
+    s_.peer_closed = false;
     if (!s_.reused) w_.loop().add(up_->stream->fd(), kEvents, up_.get());
     if (s_.reused) {
-        s_.readable = s_.writable = true;
+        // An idle pooled connection holds no bytes (the pool closes it on any event), so
+        // the response is read when epoll reports it, not by a read that finds nothing.
+        s_.writable = true;
         on_connected();
         return;
     }
@@ -273,6 +276,7 @@ void ProxySession::on_io(uint32_t events) {
     if (!up_) return;
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s_.readable = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s_.writable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s_.peer_closed = true;
     if (s_.phase == Phase::connecting) {
         if (!s_.writable) return;
         int err = 0;

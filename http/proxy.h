@@ -150,6 +150,7 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
         Phase phase = Phase::connecting;
         bool readable = false;
         bool writable = false;
+        bool peer_closed = false;  // RDHUP/HUP seen: read until EOF, whatever the sizes
         int64_t connect_start_ms = 0;
         int64_t connect_ms = -1;
         int64_t header_ms = -1;

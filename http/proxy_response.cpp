@@ -43,12 +43,14 @@ bool hidden(const conf::ProxyConf& conf, std::string_view name, const HeaderInfo
 // Reads from the upstream into in_. Returns true if bytes arrived.
 bool ProxySession::read_upstream(bool& eof) {
     eof = false;
+    if (!s_.readable) return false;  // wait for epoll
     if (!in_.reserve(1)) return false;
     if (in_.writable_size() == 0) return false;
     core::IoResult r = up_->stream->read(in_.writable(), in_.writable_size());
     if (r.status == core::Io::ok) {
         in_.commit(r.n);
         c_->request().upstream_bytes_received += r.n;
+        if (r.drained && !s_.peer_closed) s_.readable = false;
         return true;
     }
     if (r.status == core::Io::again) {
