@@ -43,7 +43,9 @@ bool hidden(const conf::ProxyConf& conf, std::string_view name, const HeaderInfo
 // Reads from the upstream into in_. Returns true if bytes arrived.
 bool ProxySession::read_upstream(bool& eof) {
     eof = false;
-    if (!s_.readable) return false;  // wait for epoll
+    // Wait for epoll, unless the TLS stream holds bytes it read ahead: epoll will not
+    // report those (see ClientConnection::fill_buffer).
+    if (!s_.readable && !up_->stream->has_pending()) return false;
     if (!in_.reserve(1)) return false;
     if (in_.writable_size() == 0) return false;
     core::IoResult r = up_->stream->read(in_.writable(), in_.writable_size());
@@ -181,7 +183,10 @@ void ProxySession::on_response_head() {
     // body with the bytes that came after the head.
     keep_head();
     in_.consume(head_reader_.head_end() - in_.start());
-    if (s_.framing == Framing::none) s_.body_done = true;
+    // No body, or an empty one (Content-Length: 0): the response is complete with its
+    // head; waiting for body bytes would hang a kept-alive upstream until a timeout.
+    if (s_.framing == Framing::none || (s_.framing == Framing::length && s_.remaining == 0))
+        s_.body_done = true;
     relay_body();
 }
 

@@ -37,6 +37,10 @@ class TunnelLog final : public tunnel::TunnelObserver {
           upstream_head_received_(upstream_head_received),
           lines_(std::move(lines)) {}
 
+    // Bytes read with the request head but belonging to the tunnel: they count in
+    // $request_length as the tunnel's own reads do.
+    void add_client_leftover(uint64_t n) { request_head_ += n; }
+
     void on_tunnel_end(const tunnel::TunnelStats& st) override {
         std::string out;
         for (Line& line : lines_) {
@@ -132,7 +136,8 @@ void ProxySession::start_upgrade() {
     uint64_t response_head = head.size();
     // What the upstream sent after its 101 goes to the client right after our head.
     size_t after = head_reader_.head_end();
-    uint64_t upstream_head = after - head_reader_.head_start();
+    // $upstream_bytes_received counts them with the head: the tunnel never reads them.
+    uint64_t upstream_received = in_.end() - head_reader_.head_start();
     head.append(in_.data() + after, in_.end() - after);
 
     // Prepare the log lines now, while the request's variables still exist.
@@ -156,8 +161,9 @@ void ProxySession::start_upgrade() {
     // Without access logs an idle tunnel carries no log state at all.
     std::unique_ptr<TunnelLog> log;
     if (!lines.empty()) {
-        log = std::make_unique<TunnelLog>(w_, r.start_ms, r.request_length, response_head,
-                                          r.upstream_bytes_sent, upstream_head, std::move(lines));
+        log =
+            std::make_unique<TunnelLog>(w_, r.start_ms, r.request_length, response_head,
+                                        r.upstream_bytes_sent, upstream_received, std::move(lines));
     }
     r.logged = true;  // the tunnel writes the line
 
@@ -177,6 +183,7 @@ void ProxySession::start_upgrade() {
 
     std::string pipelined;
     std::unique_ptr<core::Stream> client = c_->take_stream_for_tunnel(pipelined);
+    if (log) log->add_client_leftover(pipelined.size());
     w_.tunnels().start(std::move(client), std::move(upstream), std::move(head),
                        std::move(pipelined), opts, std::move(log));
     c_->tunnel_started();  // frees the client connection; this session follows

@@ -1,17 +1,29 @@
 #include "http/upstream_pool.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 namespace ferry::http {
 
-// Readiness on an idle connection means it is closing or broken: an upstream does not
-// speak unasked.
+// An idle connection that has bytes to read, an EOF or an error is closing or broken:
+// an upstream does not speak unasked. Other readiness is stale: an edge queued while
+// the last response was being read, or write space freed by late ACKs. Like nginx, a
+// peek tells them apart.
 void UpstreamConn::on_io(uint32_t events) {
     if (handler) {
         handler->on_io(events);
-    } else if (pool) {
-        pool->drop_idle(this);
+        return;
     }
+    if (!pool) return;
+    if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) return;
+    if (!(events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && stream) {
+        char byte;
+        ssize_t n = recv(stream->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    }
+    pool->drop_idle(this);
 }
 
 void UpstreamConn::on_idle_timeout() {
@@ -177,7 +189,8 @@ std::unique_ptr<UpstreamConn> UpstreamPools::take_idle(int group, const Peer* pe
 void UpstreamPools::stop_pooling() {
     pooling_ = false;
     for (auto& g : groups_) {
-        while (g.idle_head) drop_idle(g.idle_head);
+        while (g.idle_head)
+            drop_idle(g.idle_head);
     }
 }
 

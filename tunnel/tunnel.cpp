@@ -83,7 +83,7 @@ class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd
     }
 
     void run();
-    bool handle(Pump p, Direction& d, bool toward_client);
+    bool handle(Pump p, Direction& d, bool toward_client, bool wrote);
     void rearm();
     void on_timer();
 
@@ -108,11 +108,13 @@ class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd
 };
 
 // Returns false when the tunnel was closed.
-bool Tunnel::handle(Pump p, Direction& d, bool toward_client) {
+// `wrote`: the destination took bytes during this pump. As in nginx, the send timeout
+// bounds a write that makes no progress: a slow but steady reader is never cut off.
+bool Tunnel::handle(Pump p, Direction& d, bool toward_client, bool wrote) {
     int64_t& send_until = toward_client ? client_send_until_ : upstream_send_until_;
     switch (p) {
         case Pump::blocked:
-            if (send_until == kNever) {
+            if (send_until == kNever || wrote) {
                 send_until = loop().now() + (toward_client ? options_.client_send_timeout_ms
                                                            : options_.upstream_send_timeout_ms);
             }
@@ -136,10 +138,12 @@ bool Tunnel::handle(Pump p, Direction& d, bool toward_client) {
 
 void Tunnel::run() {
     uint64_t before = up_.bytes_read() + down_.bytes_read();
+    uint64_t up_written = up_.bytes_written();
     Pump to_upstream = up_.pump(mgr_.pipes(), mgr_.buffers(), use_splice_, kBudget);
-    if (!handle(to_upstream, up_, false)) return;
+    if (!handle(to_upstream, up_, false, up_.bytes_written() != up_written)) return;
+    uint64_t down_written = down_.bytes_written();
     Pump to_client = down_.pump(mgr_.pipes(), mgr_.buffers(), use_splice_, kBudget);
-    if (!handle(to_client, down_, true)) return;
+    if (!handle(to_client, down_, true, down_.bytes_written() != down_written)) return;
     if (up_.finished() && down_.finished()) {
         close(TunnelEnd::closed, 0);
         return;

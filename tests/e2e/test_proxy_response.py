@@ -293,6 +293,25 @@ def test_204_and_304_have_no_body_and_keep_the_connection(site, path, status):
         assert r.status == 200 and len(r.body) == 100000
 
 
+ROUTES["/empty"] = ups.reply(body=b"", keep=True)
+ROUTES["/found"] = ups.reply(status=302, reason="Found", body=b"",
+                             headers=[("Location", "http://resp.test/there")], keep=True)
+
+
+@pytest.mark.parametrize("path,status", [("/empty", 200), ("/found", 302)])
+def test_content_length_0_response_completes_at_once_and_keeps_the_connection(
+        site, path, status):
+    """The upstream keeps its connection open: the response is complete with its head."""
+    with harness.RawClient(site.port, timeout=3.0) as c:
+        for _ in range(2):
+            start = time.monotonic()
+            c.send(ups.build_request(target=path, host="resp.test"))
+            r = c.read_response()
+            assert r is not None and r.status == status, r
+            assert r.header("content-length") == "0" and r.body == b""
+            assert time.monotonic() - start < 2.0
+
+
 # ---- 1xx
 
 

@@ -344,6 +344,19 @@ def test_upstream_block_pools_connections_by_default(proxy_ferry, cleanup):
     assert srv["a"].connections == 1
 
 
+@pytest.mark.parametrize("size", [64 * 1024, 300 * 1024, 4 * 1024 * 1024])
+def test_pooled_connection_is_kept_after_a_large_response(proxy_ferry, cleanup, size):
+    """A response read in many pieces leaves stale readiness behind on the connection;
+    the idle pool must tell it from a close (nginx peeks) and keep the connection."""
+    srv = {"a": Upstream(ups.stream(size), name="a")}
+    cleanup.extend(srv.values())
+    s = Site(proxy_ferry, "upstream backend { server 127.0.0.1:@a@; keepalive 4; }",
+             "proxy_pass http://backend;", srv)
+    for r in many(s, 4):
+        assert len(r.body) == size
+    assert srv["a"].connections == 1
+
+
 def test_implicit_upstream_is_not_pooled(proxy_ferry, cleanup):
     srv = make(cleanup, "a")
     s = Site(proxy_ferry, "", "proxy_pass http://127.0.0.1:@a@;", srv)

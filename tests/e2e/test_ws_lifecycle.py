@@ -93,9 +93,6 @@ def test_access_log_line_is_written_at_tunnel_end_with_101_lifetime_and_byte_cou
     assert 1.2 <= float(line["request_time"]) <= lifetime + 0.1, (line, lifetime)
 
 
-@pytest.mark.xfail(strict=True, reason="bytes read together with the request head (client) "
-                   "or with the 101 head (upstream) are forwarded but not counted in "
-                   "$request_length / $upstream_bytes_received")
 def test_access_log_counts_bytes_pipelined_with_the_request_and_with_the_101(start_ferry):
     line, expected, lifetime = logged_tunnel(start_ferry, pipelined=True)
     assert {k: line[k] for k in expected} == expected

@@ -62,9 +62,6 @@ def test_upstream_answering_an_upgrade_without_101_is_an_ordinary_response_and_k
         up.close()
 
 
-@pytest.mark.xfail(strict=True, reason="an upstream answer with Content-Length: 0 followed "
-                   "by the upstream's close is taken for a premature close: the client "
-                   "connection is dropped without the response (racy; 10 tries)")
 def test_upstream_refusing_an_upgrade_with_an_empty_body_then_closing_is_relayed(start_ferry):
     def handler(peer, head):
         peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

@@ -189,10 +189,6 @@ def test_destination_that_stops_reading_is_cut_off_after_its_send_timeout(start_
         up.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the send deadline is set when a direction first "
-                   "blocks and is not moved while bytes keep moving: a destination that "
-                   "reads steadily but slower than the source is cut off after "
-                   "send_timeout/proxy_send_timeout (nginx keeps it)")
 @pytest.mark.parametrize("slow", ["client", "upstream"])
 def test_slow_but_steady_reader_is_not_cut_off_by_the_send_timeout(start_ferry, slow):
     """The other side pushes without pause; the slow side reads 256 KiB every 20 ms
