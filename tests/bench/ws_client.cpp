@@ -20,12 +20,13 @@ namespace {
 constexpr std::string_view sample_key = "dGhlIHNhbXBsZSBub25jZQ==";
 
 // Reads into `buf` once; exits on error or EOF (`what` names the wait).
-size_t read_some(int fd, uint8_t* buf, size_t size, const char* what) {
+size_t read_some(Conn& c, uint8_t* buf, size_t size, const char* what) {
     for (;;) {
-        ssize_t n = recv(fd, buf, size, 0);
-        if (n > 0) return size_t(n);
-        if (n == 0) die(fmt::format("connection closed while {}", what));
-        if (errno != EINTR) die_errno(fmt::format("recv while {}", what));
+        size_t n = 0;
+        Io io = conn_recv(c, buf, size, n);
+        if (io == Io::ok) return n;
+        if (io == Io::eof) die(fmt::format("connection closed while {}", what));
+        if (io == Io::error) die(fmt::format("{} while {}", io_error(), what));
     }
 }
 
@@ -46,22 +47,21 @@ std::string check_handshake_response(std::string_view head) {
     return {};
 }
 
-int open_websocket(const WsTarget& t, const std::string& path, std::string& leftover) {
-    int fd = connect_tcp(t.host, t.port, false);
-    if (fd < 0) die_errno(fmt::format("connect {}:{}", t.host, t.port));
+Conn open_websocket(const WsTarget& t, const std::string& path, std::string& leftover) {
+    Conn c = open_conn(t.host, t.port, t.tls);
     std::string request = handshake_request(t, path);
-    send_all(fd, request.data(), request.size());
+    conn_write_all(c, request.data(), request.size());
     std::string in;
     uint8_t buf[4096];
     size_t end;
     while ((end = in.find("\r\n\r\n")) == std::string::npos) {
-        size_t n = read_some(fd, buf, sizeof buf, "waiting for the handshake response");
+        size_t n = read_some(c, buf, sizeof buf, "waiting for the handshake response");
         in.append(reinterpret_cast<char*>(buf), n);
     }
     std::string problem = check_handshake_response(std::string_view(in).substr(0, end + 4));
     if (!problem.empty()) die(problem);
     leftover = in.substr(end + 4);
-    return fd;
+    return c;
 }
 
 std::vector<uint8_t> masked_frame(uint8_t opcode, size_t payload_size) {
@@ -79,12 +79,12 @@ void set_masked_sequence(uint8_t* payload, uint64_t seq) {
         payload[i] = uint8_t(seq >> (8 * i)) ^ client_mask[i & 3];
 }
 
-void close_websocket(int fd, std::string leftover) {
+void close_websocket(Conn& c, std::string leftover) {
     uint8_t close_frame[8];
     size_t h = encode_header(close_frame, op_close, 2, true, client_mask);
     close_frame[h] = 0x03 ^ client_mask[0];
     close_frame[h + 1] = 0xe8 ^ client_mask[1];
-    send_all(fd, close_frame, h + 2);
+    conn_write_all(c, close_frame, h + 2);
     FrameReader reader;
     std::vector<uint8_t> buf(1 << 20);
     std::memcpy(buf.data(), leftover.data(), std::min(leftover.size(), buf.size()));
@@ -97,7 +97,7 @@ void close_websocket(int fd, std::string leftover) {
             if (ev == FrameReader::error) die("malformed frame while closing");
             if (ev == FrameReader::frame_end && reader.frame().opcode == op_close) return;
         }
-        n = read_some(fd, buf.data(), buf.size(), "waiting for the close frame");
+        n = read_some(c, buf.data(), buf.size(), "waiting for the close frame");
     }
 }
 
@@ -113,17 +113,17 @@ int run_oneway(const WsTarget& t, const std::string& direction, uint64_t bytes, 
     uint64_t total = frames * frame;
     std::string leftover;
     uint64_t start = 0;
-    int fd;
+    Conn c;
     if (direction == "up") {
-        fd = open_websocket(t, "/sink", leftover);
+        c = open_websocket(t, "/sink", leftover);
         std::vector<uint8_t> f = masked_frame(op_binary, frame);
         start = now_ns();
         for (uint64_t i = 0; i < frames; ++i)
-            send_all(fd, f.data(), f.size());
-        close_websocket(fd, leftover);
+            conn_write_all(c, f.data(), f.size());
+        close_websocket(c, leftover);
     } else if (direction == "down") {
         start = now_ns();
-        fd = open_websocket(t, fmt::format("/source/{}/{}", total, frame), leftover);
+        c = open_websocket(t, fmt::format("/source/{}/{}", total, frame), leftover);
         FrameReader reader;
         std::vector<uint8_t> buf(1 << 20);
         std::memcpy(buf.data(), leftover.data(), leftover.size());
@@ -141,20 +141,21 @@ int run_oneway(const WsTarget& t, const std::string& direction, uint64_t bytes, 
                 if (ev == FrameReader::frame_end && reader.frame().opcode == op_close)
                     closed = true;
             }
-            if (!closed) n = read_some(fd, buf.data(), buf.size(), "receiving from the source");
+            if (!closed) n = read_some(c, buf.data(), buf.size(), "receiving from the source");
         }
         if (got != total) die(fmt::format("received {} bytes, expected {}", got, total));
         uint8_t reply[8];
         size_t h = encode_header(reply, op_close, 0, true, client_mask);
-        send_all(fd, reply, h);
+        conn_write_all(c, reply, h);
     } else {
         die("--direction is up or down");
     }
     double seconds = double(now_ns() - start) / 1e9;
-    close(fd);
+    std::string tls = tls_field(c);
+    conn_close(c, true);
     print_result(
-        fmt::format("mode=oneway direction={} bytes={} frame={} seconds={:.4f} mb_per_s={:.1f}",
-                    direction, total, frame, seconds, double(total) / seconds / 1e6));
+        fmt::format("mode=oneway direction={} bytes={} frame={} seconds={:.4f} mb_per_s={:.1f}{}",
+                    direction, total, frame, seconds, double(total) / seconds / 1e6, tls));
     return 0;
 }
 
@@ -162,7 +163,7 @@ int run_oneway(const WsTarget& t, const std::string& direction, uint64_t bytes, 
 int run_rtt(const WsTarget& t, uint64_t size, uint64_t samples, uint64_t warmup) {
     if (size < 8 || size > 125) die("rtt messages are 8 to 125 bytes");
     std::string leftover;
-    int fd = open_websocket(t, "/echo", leftover);
+    Conn c = open_websocket(t, "/echo", leftover);
     if (!leftover.empty()) die("unexpected data after the handshake");
     std::vector<uint8_t> f = masked_frame(op_binary, size);
     uint8_t* payload = f.data() + (f.size() - size);
@@ -175,18 +176,19 @@ int run_rtt(const WsTarget& t, uint64_t size, uint64_t samples, uint64_t warmup)
         for (int b = 0; b < 8; ++b)
             expect[size_t(b)] = uint8_t(i >> (8 * b));
         uint64_t t0 = now_ns();
-        send_all(fd, f.data(), f.size());
+        conn_write_all(c, f.data(), f.size());
         size_t got = 0;
         while (got < in.size())
-            got += read_some(fd, in.data() + got, in.size() - got, "waiting for the echo");
+            got += read_some(c, in.data() + got, in.size() - got, "waiting for the echo");
         uint64_t t1 = now_ns();
         if (in[0] != (0x80 | op_binary) || in[1] != size ||
             std::memcmp(in.data() + 2, expect.data(), size) != 0)
             die(fmt::format("echo mismatch in message {}", i));
         if (i >= warmup) micros.push_back(double(t1 - t0) / 1e3);
     }
-    close_websocket(fd, {});
-    close(fd);
+    close_websocket(c, {});
+    std::string tls = tls_field(c);
+    conn_close(c, true);
     std::sort(micros.begin(), micros.end());
     auto pct = [&](double p) {
         return micros[std::min(micros.size() - 1, size_t(p * double(micros.size())))];
@@ -196,9 +198,9 @@ int run_rtt(const WsTarget& t, uint64_t size, uint64_t samples, uint64_t warmup)
         sum += m;
     print_result(
         fmt::format("mode=rtt size={} samples={} p50_us={:.1f} p99_us={:.1f} p999_us={:.1f} "
-                    "max_us={:.1f} mean_us={:.1f}",
+                    "max_us={:.1f} mean_us={:.1f}{}",
                     size, samples, pct(0.5), pct(0.99), pct(0.999), micros.back(),
-                    sum / double(micros.size())));
+                    sum / double(micros.size()), tls));
     return 0;
 }
 
@@ -236,6 +238,8 @@ options:
   --count N         idle: tunnels (default 1000)
   --parallel N      idle: handshakes in progress at once (default 200)
   --hold SECONDS    idle: how long to keep tunnels open (default 600)
+  --tls             wss://: TLS client (no certificate verification, SNI localhost,
+                    ALPN http/1.1, no session cache: every tunnel is a full handshake)
   --help            this text
 
 Results: one line "result mode=... key=value ... cpu_seconds=S" on stdout.
@@ -248,7 +252,7 @@ int main(int argc, char** argv) {
     Options o(argc, argv,
               {"connect", "prefix", "bytes", "frame", "direction", "window", "size", "samples",
                "warmup", "count", "parallel", "hold"},
-              {"help"});
+              {"help", "tls"});
     if (o.has("help") || o.mode().empty()) {
         fmt::print(o.has("help") ? stdout : stderr, "{}", usage);
         return o.has("help") ? 0 : 2;
@@ -257,6 +261,8 @@ int main(int argc, char** argv) {
     WsTarget t;
     split_host_port(o.str("connect", "127.0.0.1:27180"), t.host, t.port);
     t.prefix = o.str("prefix", "/ws");
+    // Idle tunnels release their TLS buffers; the other modes read ahead.
+    if (o.has("tls")) t.tls = tls_client_context(o.mode() != "idle");
     uint64_t frame = o.size("frame", 256 << 10);
     if (frame == 0 || frame > pattern_size) die("--frame must be 1 byte to 1m");
     const std::string& mode = o.mode();

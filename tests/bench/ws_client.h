@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/bench/client_conn.h"
 #include "tests/bench/ws_frame.h"
 
 namespace ferry::bench {
@@ -13,7 +14,8 @@ namespace ferry::bench {
 struct WsTarget {
     std::string host;
     uint16_t port = 0;
-    std::string prefix;  // path prefix of the upstream's endpoints, e.g. "/ws"
+    std::string prefix;      // path prefix of the upstream's endpoints, e.g. "/ws"
+    SSL_CTX* tls = nullptr;  // wss:// when set
 };
 
 // The fixed mask key of every client frame: the payload is masked once, up front,
@@ -27,9 +29,10 @@ std::string handshake_request(const WsTarget& t, const std::string& path);
 // and the right Sec-WebSocket-Accept. Returns an empty string or what is wrong.
 std::string check_handshake_response(std::string_view head);
 
-// Connects (blocking), performs the handshake; returns the socket and puts any bytes
-// received after the response head into `leftover`. Exits on failure.
-int open_websocket(const WsTarget& t, const std::string& path, std::string& leftover);
+// Connects (blocking; with TLS when t.tls is set), performs the handshake; returns the
+// connection and puts any bytes received after the response head into `leftover`.
+// Exits on failure.
+Conn open_websocket(const WsTarget& t, const std::string& path, std::string& leftover);
 
 // One masked frame: header followed by `payload_size` bytes of the pattern, masked.
 std::vector<uint8_t> masked_frame(uint8_t opcode, size_t payload_size);
@@ -39,7 +42,7 @@ void set_masked_sequence(uint8_t* payload, uint64_t seq);
 
 // Sends a close frame and reads until the peer's close arrives (data frames are
 // discarded). `leftover` holds bytes already read.
-void close_websocket(int fd, std::string leftover);
+void close_websocket(Conn& c, std::string leftover);
 
 // Prints "result mode=... key=value ..." (the line bench/run parses) on stdout.
 void print_result(const std::string& fields);

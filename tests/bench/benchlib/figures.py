@@ -26,6 +26,22 @@ FIGURES = {
     "idle_bytes": ("Proxy memory per idle tunnel ({idle} tunnels, RSS growth / tunnels)", "bytes", False),
     "idle_fds": ("Proxy descriptors per idle tunnel", "fds", False),
     "idle_kernel": ("Kernel slab per idle tunnel (whole machine: 4 sockets per tunnel)", "bytes", False),
+    # Over TLS (HTTPS, wss://), terminated by the proxy; the upstream stays plain HTTP.
+    "https_rps": ("HTTPS keep-alive requests/s (wrk -c 50, 13-byte response)", "req/s", True),
+    "https_p99": ("HTTPS keep-alive p99 latency", "ms", False),
+    "tls_conn_rate": ("New TLS connections/s (full handshakes, no resumption; one request each, "
+                      "50 at once, {tls_threads} client threads)", "conn/s", True),
+    "https_large_mbps": ("{large} response throughput over HTTPS", "MB/s", True),
+    "wss_up_mbps": ("wss:// one-way {ws}, client to upstream", "MB/s", True),
+    "wss_down_mbps": ("wss:// one-way {ws}, upstream to client", "MB/s", True),
+    "wss_echo_mbps": ("wss:// echo {echo} (bytes echoed per second)", "MB/s", True),
+    "wss_rtt_pin_p50": ("wss:// 64-byte round trip p50, every process on CPU 0", "µs", False),
+    "wss_rtt_pin_p99": ("wss:// 64-byte round trip p99, every process on CPU 0", "µs", False),
+    "wss_idle_bytes": ("Proxy memory per idle wss:// tunnel ({idle} tunnels, RSS growth / tunnels)",
+                       "bytes", False),
+    "wss_idle_fds": ("Proxy descriptors per idle wss:// tunnel", "fds", False),
+    "wss_idle_kernel": ("Kernel slab per idle wss:// tunnel (whole machine: 4 sockets per tunnel)",
+                        "bytes", False),
 }
 
 # Group name -> figures it yields, in table order.
@@ -39,10 +55,25 @@ GROUPS = {
     "rtt-pinned": ["rtt_pin_p50", "rtt_pin_p99"],
     "rtt": ["rtt_p50", "rtt_p99"],
     "idle": ["idle_bytes", "idle_fds", "idle_kernel"],
+    "https": ["https_rps", "https_p99"],
+    "tls-conn": ["tls_conn_rate"],
+    "https-large": ["https_large_mbps"],
+    "wss-up": ["wss_up_mbps"],
+    "wss-down": ["wss_down_mbps"],
+    "wss-echo": ["wss_echo_mbps"],
+    "wss-rtt-pinned": ["wss_rtt_pin_p50", "wss_rtt_pin_p99"],
+    "wss-idle": ["wss_idle_bytes", "wss_idle_fds", "wss_idle_kernel"],
 }
 
+# The groups measured over TLS (on the proxies' TLS port; no direct column: the
+# upstream does not speak TLS).
+TLS_GROUPS = ["https", "tls-conn", "https-large", "wss-up", "wss-down", "wss-echo",
+              "wss-rtt-pinned", "wss-idle"]
+TLS_FIGURES = [key for group in TLS_GROUPS for key in GROUPS[group]]
+
 # What a second round with 2 workers measures: throughput, not latency or memory.
-TWO_WORKER_GROUPS = ["http", "conn", "large", "ws-up", "ws-down", "ws-echo"]
+TWO_WORKER_GROUPS = ["http", "conn", "large", "ws-up", "ws-down", "ws-echo",
+                     "https", "tls-conn", "https-large", "wss-up", "wss-down", "wss-echo"]
 
 FULL = dict(wrk_seconds=10, wrk_connections=50, conn_seconds=5, large_bytes=100 << 20,
             large_repeat=5, ws_bytes=2 << 30, echo_bytes=1 << 30, rtt_samples=20000,
@@ -59,8 +90,16 @@ def human_bytes(n):
     return f"{n} bytes"
 
 
+def tls_conn_threads(cpus):
+    """bench-http connect's threads for tls-conn: an OpenSSL 3.0 client handshake costs
+    more CPU than the server's (it decodes the certificate and checks the server's
+    signature), so one thread would cap the rate. One per core, at most 4."""
+    return max(1, min(4, len(cpus)))
+
+
 def figure_label(key, settings):
     return FIGURES[key][0].format(large=human_bytes(settings["large_bytes"]),
+                                  tls_threads=settings.get("tls_conn_threads", 1),
                                   ws=human_bytes(settings["ws_bytes"]),
                                   echo=human_bytes(settings["echo_bytes"]),
                                   idle=f"{settings['idle_count']:,}")
@@ -75,13 +114,15 @@ def parse_result(text):
 
 
 class Context:
-    """What every measurement needs: tool paths, settings, the upstream process."""
+    """What every measurement needs: tool paths, settings, the upstream process.
+    `tls_seen` collects what TLS negotiated with each proxy (from the tools' tls=...)."""
 
     def __init__(self, tools, settings, upstream_proc, cpus):
         self.tools = tools
         self.settings = settings
         self.upstream = upstream_proc
         self.cpus = cpus
+        self.tls_seen = {}
 
 
 def _measured(ctx, proxy, argv, timeout, cpus=None):
@@ -109,6 +150,8 @@ def _tool(ctx, proxy, argv, timeout, what, cpus=None):
     result = parse_result(out)
     if result is None:
         return None, usage, [_failure(what, out, err, rc)]
+    if "tls" in result:
+        ctx.tls_seen[proxy.name] = result["tls"]
     notes = []
     if rc != 0:  # a result with errors counted in it (e.g. refused connections)
         notes.append(f"{what}: exit {rc}; " + " ".join(f"{k}={v}" for k, v in result.items()
@@ -116,9 +159,17 @@ def _tool(ctx, proxy, argv, timeout, what, cpus=None):
     return result, usage, notes
 
 
-def measure_http(ctx, proxy):
+def _port(proxy, tls):
+    return proxy.tls_port if tls else proxy.target_port
+
+
+def _tls_flag(tls):
+    return ["--tls"] if tls else []
+
+
+def _http(ctx, proxy, tls):
     s = ctx.settings
-    url = f"http://127.0.0.1:{proxy.target_port}/"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{_port(proxy, tls)}/"
     base = ["wrk", "-t", "1", "-c", str(s["wrk_connections"])]
     procs.run_measured(base + ["-d", "1s", url], 30)  # warm-up: fill pools, connections
     out, err, rc, usage = _measured(ctx, proxy, base + ["-d", f"{s['wrk_seconds']}s", "--latency", url],
@@ -133,48 +184,58 @@ def measure_http(ctx, proxy):
         m = re.search(pattern, out)
         if m:
             notes.append(f"wrk: {m.group(0).strip()}")
-    return {"http_rps": float(rps.group(1)), "http_p99": float(p99.group(1)) * scale}, usage, notes
+    prefix = "https_" if tls else "http_"
+    return ({prefix + "rps": float(rps.group(1)), prefix + "p99": float(p99.group(1)) * scale},
+            usage, notes)
 
 
-def measure_conn(ctx, proxy):
+def _conn(ctx, proxy, tls):
     s = ctx.settings
-    argv = [ctx.tools["http"], "connect", "--connect", str(proxy.target_port),
+    argv = [ctx.tools["http"], "connect", "--connect", str(_port(proxy, tls)),
             "--concurrency", "50", "--duration", str(s["conn_seconds"])]
+    if tls:
+        argv += ["--tls", "--threads", str(s["tls_conn_threads"])]
     r, usage, notes = _tool(ctx, proxy, argv, s["conn_seconds"] + 30, "bench-http connect")
-    return ({"conn_rate": float(r["conn_per_s"])} if r else {}), usage, notes
+    if r and int(r.get("resumed", 0)):
+        notes.append(f"bench-http connect: {r['resumed']} resumed sessions (expected none)")
+    key = "tls_conn_rate" if tls else "conn_rate"
+    return ({key: float(r["conn_per_s"])} if r else {}), usage, notes
 
 
-def measure_large(ctx, proxy):
+def _large(ctx, proxy, tls):
     s = ctx.settings
-    argv = [ctx.tools["http"], "get", "--connect", str(proxy.target_port),
-            "--path", f"/size/{s['large_bytes']}", "--repeat", str(s["large_repeat"])]
+    argv = [ctx.tools["http"], "get", "--connect", str(_port(proxy, tls)),
+            "--path", f"/size/{s['large_bytes']}", "--repeat", str(s["large_repeat"])] + _tls_flag(tls)
     r, usage, notes = _tool(ctx, proxy, argv, 120, "bench-http get")
-    return ({"large_mbps": float(r["mb_per_s"])} if r else {}), usage, notes
+    key = "https_large_mbps" if tls else "large_mbps"
+    return ({key: float(r["mb_per_s"])} if r else {}), usage, notes
 
 
-def _ws(ctx, proxy, mode, extra, key, timeout=180):
-    argv = [ctx.tools["ws"], mode, "--connect", str(proxy.target_port)] + extra
+def _ws(ctx, proxy, mode, extra, key, tls, timeout=180):
+    argv = [ctx.tools["ws"], mode, "--connect", str(_port(proxy, tls))] + extra + _tls_flag(tls)
     r, usage, notes = _tool(ctx, proxy, argv, timeout, f"bench-ws {mode}")
     return ({key: float(r["mb_per_s"])} if r else {}), usage, notes
 
 
-def measure_ws_up(ctx, proxy):
-    return _ws(ctx, proxy, "oneway", ["--bytes", str(ctx.settings["ws_bytes"])], "ws_up_mbps")
+def _ws_up(ctx, proxy, tls):
+    return _ws(ctx, proxy, "oneway", ["--bytes", str(ctx.settings["ws_bytes"])],
+               "wss_up_mbps" if tls else "ws_up_mbps", tls)
 
 
-def measure_ws_down(ctx, proxy):
+def _ws_down(ctx, proxy, tls):
     return _ws(ctx, proxy, "oneway", ["--direction", "down", "--bytes", str(ctx.settings["ws_bytes"])],
-               "ws_down_mbps")
+               "wss_down_mbps" if tls else "ws_down_mbps", tls)
 
 
-def measure_ws_echo(ctx, proxy):
-    return _ws(ctx, proxy, "echo", ["--bytes", str(ctx.settings["echo_bytes"])], "ws_echo_mbps")
+def _ws_echo(ctx, proxy, tls):
+    return _ws(ctx, proxy, "echo", ["--bytes", str(ctx.settings["echo_bytes"])],
+               "wss_echo_mbps" if tls else "ws_echo_mbps", tls)
 
 
-def _rtt(ctx, proxy, pinned):
+def _rtt(ctx, proxy, pinned, tls=False):
     s = ctx.settings
-    argv = [ctx.tools["ws"], "rtt", "--connect", str(proxy.target_port),
-            "--samples", str(s["rtt_samples"]), "--warmup", str(s["rtt_warmup"])]
+    argv = [ctx.tools["ws"], "rtt", "--connect", str(_port(proxy, tls)),
+            "--samples", str(s["rtt_samples"]), "--warmup", str(s["rtt_warmup"])] + _tls_flag(tls)
     pids = proxy.pids() + procs.group_pids(ctx.upstream.pid)
     if pinned:
         procs.set_affinity(pids, {0})
@@ -185,23 +246,15 @@ def _rtt(ctx, proxy, pinned):
             procs.set_affinity(pids, set(ctx.cpus))
     if not r:
         return {}, usage, notes
-    prefix = "rtt_pin_" if pinned else "rtt_"
+    prefix = ("wss_" if tls else "") + ("rtt_pin_" if pinned else "rtt_")
     return {prefix + "p50": float(r["p50_us"]), prefix + "p99": float(r["p99_us"])}, usage, notes
 
 
-def measure_rtt_pinned(ctx, proxy):
-    return _rtt(ctx, proxy, True)
-
-
-def measure_rtt(ctx, proxy):
-    return _rtt(ctx, proxy, False)
-
-
-def _idle_run(ctx, proxy, count, on_established):
+def _idle_run(ctx, proxy, count, on_established, tls=False):
     """Opens `count` idle tunnels, calls on_established() while they are open, closes
     them. Returns (result dict or None, notes)."""
-    argv = [ctx.tools["ws"], "idle", "--connect", str(proxy.target_port), "--count", str(count),
-            "--hold", "600"]
+    argv = [ctx.tools["ws"], "idle", "--connect", str(_port(proxy, tls)), "--count", str(count),
+            "--hold", "600"] + _tls_flag(tls)
     client = procs.spawn_piped("bench-ws idle", argv)
     result, extra = None, None
     try:
@@ -216,6 +269,8 @@ def _idle_run(ctx, proxy, count, on_established):
             elif client.poll() is not None:
                 break
         result = parse_result(line) if line else None
+        if result and "tls" in result:
+            ctx.tls_seen[proxy.name] = result["tls"]
         if result and int(result.get("established", 0)) > 0:
             extra = on_established(int(result["established"]))
     finally:
@@ -235,14 +290,14 @@ def _idle_run(ctx, proxy, count, on_established):
     return result, extra, notes
 
 
-def measure_idle(ctx, proxy):
+def _idle(ctx, proxy, tls):
     """Memory per idle tunnel, measured on a freshly started proxy after a small
     warm-up (so that one-time allocations are not counted per tunnel)."""
     if proxy.name == "direct":
         return {}, None, []
     proxy.stop()
     proxy.start(proxy.workers)
-    _idle_run(ctx, proxy, 100, lambda n: None)
+    _idle_run(ctx, proxy, 100, lambda n: None, tls)
     time.sleep(0.5)
     pids = proxy.pids()
     rss0, fds0 = procs.rss_bytes(pids), procs.fd_count(pids)
@@ -253,25 +308,48 @@ def measure_idle(ctx, proxy):
         slab1, tcp1 = procs.kernel_memory()
         return dict(n=n, rss=procs.rss_bytes(pids), fds=procs.fd_count(pids), slab=slab1)
 
-    result, after, notes = _idle_run(ctx, proxy, ctx.settings["idle_count"], sample)
+    result, after, notes = _idle_run(ctx, proxy, ctx.settings["idle_count"], sample, tls)
     if not after:
         return {}, None, notes
     n = after["n"]
-    values = {"idle_bytes": (after["rss"] - rss0) / n, "idle_fds": (after["fds"] - fds0) / n,
-              "idle_kernel": (after["slab"] - slab0) / n}
+    prefix = "wss_idle_" if tls else "idle_"
+    values = {prefix + "bytes": (after["rss"] - rss0) / n, prefix + "fds": (after["fds"] - fds0) / n,
+              prefix + "kernel": (after["slab"] - slab0) / n}
     return values, None, notes
 
 
+def _over_tls(measure):
+    """The TLS variant of a measurement: on the proxy's TLS port; nothing for the
+    direct connection (the upstream has no TLS listener)."""
+    def run(ctx, proxy):
+        if proxy.name == "direct":
+            return {}, None, []
+        return measure(ctx, proxy, True)
+    return run
+
+
+def _plain(measure):
+    return lambda ctx, proxy: measure(ctx, proxy, False)
+
+
 MEASURE = {
-    "http": measure_http,
-    "conn": measure_conn,
-    "large": measure_large,
-    "ws-up": measure_ws_up,
-    "ws-down": measure_ws_down,
-    "ws-echo": measure_ws_echo,
-    "rtt-pinned": measure_rtt_pinned,
-    "rtt": measure_rtt,
-    "idle": measure_idle,
+    "http": _plain(_http),
+    "conn": _plain(_conn),
+    "large": _plain(_large),
+    "ws-up": _plain(_ws_up),
+    "ws-down": _plain(_ws_down),
+    "ws-echo": _plain(_ws_echo),
+    "rtt-pinned": lambda ctx, proxy: _rtt(ctx, proxy, True),
+    "rtt": lambda ctx, proxy: _rtt(ctx, proxy, False),
+    "idle": _plain(_idle),
+    "https": _over_tls(_http),
+    "tls-conn": _over_tls(_conn),
+    "https-large": _over_tls(_large),
+    "wss-up": _over_tls(_ws_up),
+    "wss-down": _over_tls(_ws_down),
+    "wss-echo": _over_tls(_ws_echo),
+    "wss-rtt-pinned": _over_tls(lambda ctx, proxy, tls: _rtt(ctx, proxy, True, tls)),
+    "wss-idle": _over_tls(_idle),
 }
 
 

@@ -1,9 +1,11 @@
 """The proxies under test: equivalent configurations for ferry, nginx and HAProxy, and
-starting and stopping them. Every proxy listens on 127.0.0.1:PORT, forwards to the
-bench upstream with an upstream keep-alive pool larger than the load's connection
+starting and stopping them. Every proxy listens on 127.0.0.1:PORT, and with TLS on
+127.0.0.1:TLS_PORT (the run's self-signed certificate), forwards to the bench upstream
+over plain HTTP with an upstream keep-alive pool larger than the load's connection
 count, and tunnels WebSocket under /ws/."""
 
 import os
+import subprocess
 import time
 
 from . import procs
@@ -33,6 +35,12 @@ http {{
 
     server {{
         listen 127.0.0.1:{port};
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:SSL:10m;
+        ssl_session_timeout 5m;
 
         location / {{
             proxy_pass http://bench_upstream;
@@ -54,12 +62,16 @@ http {{
 
 # HAProxy: threads for workers, splice for tunnels, idle server connections shared by
 # all clients (what nginx's keepalive pool does). maxpipes is lowered so that 2 x
-# maxconn descriptors plus the pipes fit under the 20,000 hard limit.
+# maxconn descriptors plus the pipes fit under the 20,000 hard limit. TLS: the same
+# protocols, session cache size (nginx's 10 MB hold about 40,000 sessions) and
+# lifetime as the nginx-language config; HAProxy wants certificate and key in one file.
 HAPROXY_CONF = """\
 global
     nbthread {workers}
     maxconn 9500
     maxpipes 200
+    tune.ssl.cachesize 40000
+    tune.ssl.lifetime 300
 
 defaults
     mode http
@@ -75,6 +87,7 @@ defaults
 
 frontend bench
     bind 127.0.0.1:{port}
+    bind 127.0.0.1:{tls_port} ssl crt {pem} alpn http/1.1 ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3
     default_backend bench_upstream
 
 backend bench_upstream
@@ -82,17 +95,36 @@ backend bench_upstream
 """
 
 
+def make_certificate(workdir):
+    """The run's self-signed certificate (ECDSA P-256, CN=localhost). Returns
+    {"cert", "key", "pem"}: certificate, key, and both in one file (HAProxy)."""
+    paths = {k: os.path.join(workdir, f"tls-{k}.pem") for k in ("cert", "key", "pem")}
+    proc = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "7", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", paths["key"], "-out", paths["cert"]], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"openssl req failed: {proc.stderr.strip()[-500:]}")
+    with open(paths["pem"], "w") as out:
+        for k in ("cert", "key"):
+            with open(paths[k]) as f:
+                out.write(f.read())
+    return paths
+
+
 class Proxy:
     """One proxy under test. `name` is ferry, nginx, haproxy or direct (no proxy:
-    the load goes straight to the upstream)."""
+    the load goes straight to the upstream, which has no TLS listener)."""
 
-    def __init__(self, name, binary, workdir, port, upstream_port, pool):
+    def __init__(self, name, binary, workdir, port, tls_port, upstream_port, pool, cert):
         self.name = name
         self.binary = binary
         self.workdir = workdir
         self.port = port
+        self.tls_port = tls_port
         self.upstream_port = upstream_port
         self.pool = pool
+        self.cert = cert
         self.proc = None
         self.workers = 1
 
@@ -107,7 +139,8 @@ class Proxy:
         prefix = self.prefix()
         os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
         values = dict(workers=self.workers, prefix=prefix, name=self.name, port=self.port,
-                      upstream_port=self.upstream_port, pool=self.pool)
+                      tls_port=self.tls_port, upstream_port=self.upstream_port, pool=self.pool,
+                      **self.cert)
         template = HAPROXY_CONF if self.name == "haproxy" else NGINX_CONF
         path = os.path.join(prefix, f"{self.name}.conf")
         with open(path, "w") as f:
@@ -123,13 +156,14 @@ class Proxy:
         return [self.binary, "-db", "-f", conf]
 
     def start(self, workers):
-        """Starts the proxy and waits until it answers GET / with 200. Raises
-        RuntimeError with the end of its log when it does not."""
+        """Starts the proxy and waits until it answers GET / with 200 and accepts on
+        its TLS port. Raises RuntimeError with the end of its log when it does not."""
         self.workers = workers
         if self.name == "direct":
             return
-        if procs.port_open(self.port):
-            raise RuntimeError(f"port {self.port} is already in use")
+        for port in (self.port, self.tls_port):
+            if procs.port_open(port):
+                raise RuntimeError(f"port {port} is already in use")
         prefix, conf = self.write_config()
         log = os.path.join(prefix, "logs", "stdout.log")
         self.proc = procs.spawn(self.name, self.command(prefix, conf), log)
@@ -137,7 +171,7 @@ class Proxy:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if procs.http_get_status(self.port) == 200:
+            if procs.http_get_status(self.port) == 200 and procs.port_open(self.tls_port):
                 return
             time.sleep(0.05)
         self.stop()
@@ -162,7 +196,8 @@ class Proxy:
             self.proc = None
             # A new listener must be able to bind; wait until nobody accepts here.
             deadline = time.monotonic() + 5
-            while procs.port_open(self.port) and time.monotonic() < deadline:
+            while time.monotonic() < deadline and (procs.port_open(self.port) or
+                                                   procs.port_open(self.tls_port)):
                 time.sleep(0.05)
 
     def alive(self):

@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import tempfile
 
-from .figures import FIGURES, GROUPS, figure_label
+from .figures import FIGURES, GROUPS, TLS_FIGURES, figure_label
 
 TARGETS = ["direct", "ferry", "nginx", "haproxy"]
 TITLES = {"direct": "direct", "ferry": "ferry", "nginx": "nginx", "haproxy": "HAProxy"}
@@ -19,7 +19,16 @@ SHORT = {
     "ws_echo_mbps": "WS echo", "rtt_pin_p50": "RTT p50 pin", "rtt_pin_p99": "RTT p99 pin",
     "rtt_p50": "RTT p50", "rtt_p99": "RTT p99", "idle_bytes": "mem/tunnel",
     "idle_fds": "fds/tunnel", "idle_kernel": "kernel/tunnel",
+    "https_rps": "HTTPS req/s", "https_p99": "HTTPS p99", "tls_conn_rate": "new TLS conn/s",
+    "https_large_mbps": "HTTPS large", "wss_up_mbps": "WSS up", "wss_down_mbps": "WSS down",
+    "wss_echo_mbps": "WSS echo", "wss_rtt_pin_p50": "WSS RTT p50 pin",
+    "wss_rtt_pin_p99": "WSS RTT p99 pin", "wss_idle_bytes": "mem/wss tunnel",
+    "wss_idle_fds": "fds/wss tunnel", "wss_idle_kernel": "kernel/wss tunnel",
 }
+
+# The two tables (and chart panels) of each worker count.
+PLAIN_FIGURES = [k for k in FIGURES if k not in TLS_FIGURES]
+KINDS = [("HTTP and WebSocket", PLAIN_FIGURES), ("HTTPS and wss://", TLS_FIGURES)]
 
 
 def median(values):
@@ -61,6 +70,22 @@ def fmt_range(rounds):
     if len(rounds) == 1:
         return f"{rounds[0]:.2f}"
     return f"{min(rounds):.2f}–{max(rounds):.2f}"
+
+
+def tls_note(run):
+    """What sits under the TLS table: how TLS is set up, and why there is no direct
+    figure."""
+    text = ("TLS is terminated by the proxy on a second listener (127.0.0.1, port base + 3) with "
+            "a self-signed ECDSA P-256 certificate made for the run, TLSv1.2 and TLSv1.3, each "
+            "proxy's default ciphers and a shared session cache; the proxy talks plain HTTP to "
+            "the upstream. *direct* is — because the upstream does not speak TLS: there is no "
+            "TLS connection without a proxy to compare with. bench-http and bench-ws keep no "
+            "sessions: every new connection is a full handshake (certificate not verified, "
+            "SNI localhost, ALPN http/1.1); wrk uses OpenSSL's defaults as well.")
+    seen = run.get("tls") or {}
+    if seen:
+        text += " Negotiated: " + "; ".join(f"{TITLES.get(k, k)}: {v}" for k, v in seen.items()) + "."
+    return text
 
 
 def figures_table(series, settings, keys):
@@ -112,8 +137,12 @@ def markdown(run):
     out.append("")
     for workers, series in run["results"].items():
         out += [f"## {workers} worker{'s' if workers > 1 else ''} (threads for HAProxy)", ""]
-        out += figures_table(series, s, list(FIGURES))
-        out.append("")
+        for title, keys in KINDS:
+            if not any(k in series for k in keys):
+                continue
+            out += [f"### {title}", ""] + figures_table(series, s, keys) + [""]
+            if keys is TLS_FIGURES:
+                out += [tls_note(run), ""]
     out += ["↑ higher is better, ↓ lower is better. Ratios are ferry/peer of the medians; "
             "\"per round\" is the range of the ratios within each round. MB/s = 10⁶ bytes/s. "
             "*direct* is the load against the upstream with no proxy: the physical limit.", ""]
@@ -126,16 +155,18 @@ def markdown(run):
             out.append(f"| `{name}` | {f'{seconds:.3f}' if seconds is not None else 'skipped: ' + why} |")
         out.append("")
     for workers, usage in run["usage"].items():
+        threads = (f" (per thread for tls-conn, which runs {s.get('tls_conn_threads', 1)})"
+                   if "tls-conn" in usage else "")
         out += [f"## CPU use during each load, {workers} worker{'s' if workers > 1 else ''}", "",
                 "Median % of one core: load generator / proxy / upstream / everything else on the "
-                "machine (other users of its cores: noise). A load generator near 100% would be the "
-                "bottleneck; all processes share the machine's cores.", ""]
+                f"machine (other users of its cores: noise). A load generator near 100%{threads} would "
+                "be the bottleneck; all processes share the machine's cores.", ""]
         out += usage_table(usage)
         out.append("")
     if run["notes"]:
         out += ["## Notes", ""] + [f"- {n}" for n in run["notes"]] + [""]
-    out += ["## Rerun", "", "```", "tests/bench/run            # full run, about 15–20 minutes",
-            "tests/bench/run --quick    # smoke run, about 2 minutes",
+    out += ["## Rerun", "", "```", "tests/bench/run            # full run, about 25–30 minutes",
+            "tests/bench/run --quick    # smoke run, about 3 minutes",
             "tests/bench/run --help     # select figures, proxies, rounds, workers", "```", ""]
     return "\n".join(out)
 
@@ -168,21 +199,23 @@ def chart(run, path):
     values = []
     with tempfile.TemporaryDirectory() as tmp:
         for workers, series in run["results"].items():
-            lines = []
-            for key in FIGURES:
-                if key not in series or key == "idle_kernel":
-                    continue
-                cols = []
-                for peer in PEERS:
-                    a = advantage(key, *ratios(series, key, peer))
-                    cols += ["NaN"] * 3 if a is None else [f"{v:.4f}" for v in a]
-                    values += list(a or [])
-                lines.append(f'{len(lines)} "{SHORT[key]}" ' + " ".join(cols))
-            if lines:
-                data = os.path.join(tmp, f"w{workers}.dat")
-                with open(data, "w") as f:
-                    f.write("\n".join(lines) + "\n")
-                panels.append((workers, data, len(lines)))
+            for kind, (title, keys) in enumerate(KINDS):
+                lines = []
+                for key in keys:
+                    if key not in series or key in ("idle_kernel", "wss_idle_kernel"):
+                        continue
+                    cols = []
+                    for peer in PEERS:
+                        a = advantage(key, *ratios(series, key, peer))
+                        cols += ["NaN"] * 3 if a is None else [f"{v:.4f}" for v in a]
+                        values += list(a or [])
+                    lines.append(f'{len(lines)} "{SHORT[key]}" ' + " ".join(cols))
+                if lines:
+                    data = os.path.join(tmp, f"w{workers}-{kind}.dat")
+                    with open(data, "w") as f:
+                        f.write("\n".join(lines) + "\n")
+                    panels.append((f"{workers} worker{'s' if workers > 1 else ''}, {title}", data,
+                                   len(lines)))
         if not panels:
             return "no ratios to draw"
         lo, hi = _power_of_two_range(values)
@@ -201,9 +234,9 @@ def chart(run, path):
             "set ylabel \"ferry's advantage (>1: ferry better)\"", "set style fill solid 0.85 border -1",
         ]
         bar = "($3<1?$3:1):($3<1?1:$3)"
-        for workers, data, count in panels:
+        for title, data, count in panels:
             script += [
-                f"set title 'ferry vs nginx and HAProxy, {workers} worker{'s' if workers > 1 else ''} "
+                f"set title 'ferry vs nginx and HAProxy, {title} "
                 "(bars: ratio of medians; whiskers: per-round range)'",
                 f"set xrange [-0.6:{count - 0.4}]",
                 f"plot '{data}' using 1:(NaN):xtic(2) notitle, "
