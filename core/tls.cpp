@@ -273,8 +273,9 @@ SslCtxPtr make_client_context(const TlsClientSettings& settings, std::string& er
         if (!add_trusted(ctx.get(), settings.trusted_certificate, error)) return nullptr;
     }
     if (settings.session_reuse) {
-        // Sessions go to the connection (TlsStream::take_session), not to an internal
-        // cache: the caller keeps one per peer per worker.
+        // Sessions go to the connection's TlsClientOptions::save_session as they arrive
+        // (TLS 1.3 tickets come after the handshake), not to an internal cache: the
+        // caller keeps one per peer per worker.
         SSL_CTX_set_session_cache_mode(ctx.get(),
                                        SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
         SSL_CTX_sess_set_new_cb(ctx.get(), tls_detail::on_new_client_session);

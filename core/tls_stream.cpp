@@ -33,7 +33,10 @@ char* staging_buffer() {
     return buffer.get();
 }
 
+// An address, bare or in brackets ("[::1]", as a name taken from a URL may be), which
+// SNI must not carry (RFC 6066).
 bool is_ip_literal(const std::string& name) {
+    if (name.front() == '[') return true;
     unsigned char addr[sizeof(in6_addr)];
     return inet_pton(AF_INET, name.c_str(), addr) == 1 ||
            inet_pton(AF_INET6, name.c_str(), addr) == 1;
@@ -47,10 +50,19 @@ IoResult again(bool want_read) {
 
 namespace tls_detail {
 
+// Returning 1 hands us OpenSSL's reference to `session`; 0 lets OpenSSL drop it.
 int on_new_client_session(SSL* ssl, SSL_SESSION* session) {
     TlsStream* stream = TlsStream::from(ssl);
-    if (!stream || stream->failed_ || !SSL_SESSION_is_resumable(session)) return 0;
-    stream->session_.reset(session);  // returning 1 hands us OpenSSL's reference
+    if (!stream || !stream->save_session_ || stream->failed_ ||
+        !SSL_SESSION_is_resumable(session)) {
+        return 0;
+    }
+    SslSessionPtr owned(session);
+    if (stream->handshake_done_) {
+        stream->save_session_(std::move(owned));  // a TLS 1.3 ticket from a checked peer
+    } else {
+        stream->handshake_session_ = std::move(owned);  // unchecked yet: see finish_handshake
+    }
     return 1;
 }
 
@@ -117,6 +129,7 @@ std::unique_ptr<TlsStream> TlsStream::connect(UniqueFd fd, SSL_CTX* ctx,
     }
     std::unique_ptr<TlsStream> stream(new TlsStream(std::move(fd), std::move(ssl), true));
     stream->verify_name_ = options.verify_name;
+    stream->save_session_ = options.save_session;
     return stream;
 }
 
@@ -159,12 +172,13 @@ IoResult TlsStream::finish_handshake() {
     ktls_send_ = BIO_get_ktls_send(SSL_get_wbio(ssl_.get()));
     ktls_recv_ = BIO_get_ktls_recv(SSL_get_rbio(ssl_.get()));
 #endif
+    SslSessionPtr session = std::move(handshake_session_);
     if (client_ && !check_peer()) {
-        failed_ = true;
+        failed_ = true;  // a session from a peer that failed the check is never kept
         peer_fault_ = true;
-        session_.reset();
         return {Io::error, 0, EPROTO, false, false};
     }
+    if (session) save_session_(std::move(session));
     return IoResult::ok_n(0);
 }
 
@@ -337,10 +351,6 @@ std::string_view TlsStream::alpn() const {
     unsigned int len = 0;
     SSL_get0_alpn_selected(ssl_.get(), &data, &len);
     return {reinterpret_cast<const char*>(data), len};
-}
-
-SslSessionPtr TlsStream::take_session() {
-    return std::move(session_);
 }
 
 }  // namespace ferry::core

@@ -15,6 +15,7 @@
 
 #include <openssl/ssl.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -36,9 +37,14 @@ struct TlsClientOptions {
     std::string_view server_name = {};
     // The name the certificate must match when the context verifies (proxy_ssl_verify).
     std::string_view verify_name = {};
-    // A session saved from an earlier connection to the same peer (take_session()),
-    // offered for resumption; may be null. Not taken over: the caller keeps its copy.
+    // A session saved from an earlier connection to the same peer (save_session), offered
+    // for resumption; may be null. Not taken over: the caller keeps its copy.
     SSL_SESSION* session = nullptr;
+    // Receives each resumable session the server gives, once the handshake and the
+    // certificate check succeeded: a TLS 1.2 session at the end of the handshake, TLS 1.3
+    // tickets whenever they arrive after it (while reading, possibly much later). Runs on
+    // the connection's thread, inside handshake() or read(). Empty: sessions are dropped.
+    std::function<void(SslSessionPtr)> save_session = {};
 };
 
 class TlsStream final : public Stream {
@@ -77,11 +83,6 @@ class TlsStream final : public Stream {
     bool session_reused() const;           // $ssl_session_reused: "r" when true, else "."
     std::string_view alpn() const;         // the negotiated protocol or ""
 
-    // Client side: the newest resumable session the server gave (TLS 1.3 tickets arrive
-    // after the handshake, while reading), or null; the caller keeps one per peer and
-    // passes it in TlsClientOptions::session next time. Null after a failed verify.
-    SslSessionPtr take_session();
-
     // After an `error` result: the nginx-shaped reason, e.g.
     //   "SSL_do_handshake() failed (SSL: error:0A000102:SSL routines::unsupported protocol)"
     //   "peer closed connection in SSL handshake"
@@ -108,7 +109,10 @@ class TlsStream final : public Stream {
     IoResult write_record(const char* data, size_t len);
 
     SslPtr ssl_;
-    SslSessionPtr session_;  // client: newest session from the server
+    // Client: where sessions go, and one that came during the handshake, held until the
+    // certificate check passes.
+    std::function<void(SslSessionPtr)> save_session_;
+    SslSessionPtr handshake_session_;
     std::string verify_name_;
     std::string error_text_;
     bool client_ = false;

@@ -91,6 +91,16 @@ void append_log_escaped(conf::LogFormat::Escape escape, std::string_view value, 
     }
 }
 
+namespace {
+// nginx logs "-" for a variable that was not found, and the value otherwise, even an
+// empty one. ferry's variables append nothing when not found, so an empty value means
+// "-" except for the variables nginx defines as found but empty: $https off TLS.
+bool found_when_empty(const conf::VarRef& v) {
+    return v.kind == conf::VarKind::builtin &&
+           static_cast<conf::BuiltinVar>(v.id) == conf::BuiltinVar::https;
+}
+}  // namespace
+
 void format_log_line(const conf::LogFormat& format, conf::VariableSource& vars, std::string& out,
                      std::vector<LogHole>* holes) {
     thread_local std::string value;
@@ -105,7 +115,8 @@ void format_log_line(const conf::LogFormat& format, conf::VariableSource& vars, 
         }
         value.clear();
         vars.append(part.var, value);
-        if (value.empty() && format.escape != conf::LogFormat::Escape::json) {
+        if (value.empty() && !found_when_empty(part.var) &&
+            format.escape != conf::LogFormat::Escape::json) {
             out.push_back('-');
         } else {
             append_log_escaped(format.escape, value, out);

@@ -168,9 +168,12 @@ void ClientConnection::on_writable() {
 
 // Reads into in_, keeping the current request's bytes in place. Returns false when
 // nothing more can be read now (EAGAIN, EOF, error); `eof` tells EOF or error.
+// readable_ is what epoll last reported, but a TLS handshake finished on EPOLLOUT may
+// read ahead the request sent with the client's Finished, and epoll never reports bytes
+// that already left the socket: a stream holding some is read whatever readable_ says.
 bool ClientConnection::fill_buffer(size_t room, bool& eof) {
     eof = false;
-    if (!readable_) return false;
+    if (!readable_ && !stream_->has_pending()) return false;
     if (!in_.reserve(room)) {
         eof = true;
         return false;
@@ -487,9 +490,8 @@ void ClientConnection::on_read_timeout() {
             close_now();  // keepalive_timeout: nothing to say
             return;
         }
-        log_error(
-            conf::LogLevel::info,
-            "client timed out (110: Connection timed out) while reading client request headers");
+        // log_error() adds "while reading client request headers" in this phase.
+        log_error(conf::LogLevel::info, "client timed out (110: Connection timed out)");
         req_.status = 408;
         write_access_log();
         close_now();

@@ -12,7 +12,6 @@
 #include <charconv>
 
 #include "core/log.h"
-#include "core/tls_stream.h"
 #include "http/connection.h"
 #include "http/http_worker.h"
 #include "http/uri.h"
@@ -378,7 +377,8 @@ void ProxySession::record_upstream(int status) {
 
 // A failed attempt: count it against the peer, then try the next one or answer.
 void ProxySession::fail(Failure kind, int err, std::string_view what) {
-    const char* stage = s_.phase == Phase::connecting ? "while connecting to upstream"
+    const char* stage = s_.phase == Phase::connecting      ? "while connecting to upstream"
+                        : s_.phase == Phase::tls_handshake ? "while SSL handshaking to upstream"
                         : s_.phase == Phase::sending
                             ? "while sending request to upstream"
                             : "while reading response header from upstream";
@@ -473,62 +473,6 @@ void ProxySession::on_read_timeout() {
 
 void ProxySession::on_write_timeout() {
     fail(Failure::timeout, ETIMEDOUT, "upstream timed out");
-}
-
-// proxy_pass https://: the TCP socket becomes a TLS client stream (SNI and the
-// verified name from proxy_ssl_server_name / proxy_ssl_name, a saved session offered
-// for resumption); the handshake runs once the connection is up. False on failure
-// (already answered).
-bool ProxySession::start_tls(const Peer& peer) {
-    up_tls_ = nullptr;
-    SSL_CTX* ctx = rt_->upstream_tls(*loc_);
-    if (!ctx) return true;  // plain http://
-    tls_name_.clear();
-    if (conf_->ssl_name) {
-        RequestVars vars(*c_);
-        conf_->ssl_name->evaluate(vars, tls_name_);
-    } else {
-        tls_name_ = c_->request().proxy_host;
-        size_t colon = tls_name_.rfind(':');
-        if (colon != std::string::npos && tls_name_.find(']') == std::string::npos) {
-            tls_name_.resize(colon);
-        }
-    }
-    core::TlsClientOptions opts;
-    if (conf_->ssl_server_name) opts.server_name = tls_name_;
-    if (conf_->ssl_verify) opts.verify_name = tls_name_;
-    // Sessions are kept per server of an upstream group (not for proxy_pass with
-    // variables naming an address: that peer changes from request to request).
-    bool reuse = conf_->ssl_session_reuse && group_ >= 0;
-    if (reuse) opts.session = w_.upstreams().tls_session(&peer);
-    std::string error;
-    auto tls = core::TlsStream::connect(up_->stream->take_fd(), ctx, opts, error);
-    if (!tls) {
-        fail(Failure::error, 0, error);
-        return false;
-    }
-    up_tls_ = tls.get();
-    up_->stream = std::move(tls);
-    return true;
-}
-
-void ProxySession::tls_handshake() {
-    core::IoResult r = up_->stream->handshake();
-    if (r.status == core::Io::again) {
-        if (r.want_read) s_.readable = false;
-        if (r.want_write) s_.writable = false;
-        return;
-    }
-    if (r.status != core::Io::ok) {
-        fail(Failure::error, 0, up_tls_->error_text());
-        return;
-    }
-    if (conf_->ssl_session_reuse && group_ >= 0) {
-        if (core::SslSessionPtr session = up_tls_->take_session()) {
-            w_.upstreams().save_tls_session(up_->peer, std::move(session));
-        }
-    }
-    on_connected();
 }
 
 }  // namespace ferry::http

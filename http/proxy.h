@@ -63,8 +63,6 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     bool resolve_target(std::string& error);
     void connect_next();
     void on_connected();
-    bool start_tls(const Peer& peer);
-    void tls_handshake();
     void fail(Failure kind, int err, std::string_view what);
     bool can_retry(Failure kind) const;
     int peer_count() const;  // how many attempts nginx would make at most
@@ -73,6 +71,10 @@ class ProxySession final : public core::Deferred, public core::IoHandler {
     void record_upstream(int status);
     std::string upstream_url() const;
     void log_upstream_error(conf::LogLevel level, std::string_view message);
+
+    // TLS to the upstream (proxy_tls.cpp)
+    bool start_tls(const Peer& peer);
+    void tls_handshake();
 
     // request (proxy_request.cpp)
     void build_request_head();

@@ -323,9 +323,6 @@ def test_partial_request_head_over_tls_is_closed_after_client_header_timeout(por
     assert took is not None and 0.8 <= time.monotonic() - start <= 2.5, took
 
 
-@th.ferry_bug('the line reads "client timed out (110: Connection timed out) while reading '
-              'client request headers while reading client request headers" (the context '
-              "is added twice; plain HTTP connections too)")
 def test_partial_request_head_over_tls_times_out_with_nginxs_log_line(ports, pki, site):
     mark = len(site.read_error_log())
     with th.tls_connect(ports["port"], pki.ca) as s:

@@ -414,8 +414,6 @@ def test_tls_variables_in_an_access_log_line(ports, site):
     assert line == [f"https|on|TLSv1.2|{r.cipher}|b.test|.|b.test|/logged?x=1"], line
 
 
-@th.ferry_bug('an empty $https is logged as "-"; nginx logs "" ($https is found but '
-              'empty; only the not-found $ssl_* values become "-")')
 def test_access_log_of_a_plain_request_has_empty_https_and_dashes_for_ssl_variables(
         ports, site):
     harness.request(ports["plain"], b"GET /plainlog HTTP/1.1\r\nHost: a.test\r\n\r\n")
@@ -423,13 +421,6 @@ def test_access_log_of_a_plain_request_has_empty_https_and_dashes_for_ssl_variab
     assert line == ["http||-|-|-|-|a.test|/plainlog"], line
 
 
-@th.ferry_bug(
-    "under load a request sent right after the client's last handshake flight (TLS 1.3; "
-    "TLS 1.2 resumption has the same shape) is sometimes never read: the handshake "
-    "completed and the bytes left the socket (ss: Recv-Q 0), but the connection sits "
-    "until client_header_timeout logs 'client timed out ... while reading client request "
-    "headers'. ClientConnection never consults TlsStream::has_pending(), which the "
-    "TlsStream contract requires: the request likely waits in OpenSSL's read-ahead buffer")
 def test_requests_sent_right_after_the_handshake_are_all_answered_under_load(
         start_ferry, pki):
     """4 processes x up to 25 bursts of 40 concurrent clients; each sends its GET the

@@ -103,8 +103,6 @@ def test_proxy_ssl_name_sets_the_sni(proxy_ferry, cleanup, pki):
     assert [h.sni for h in up.handshakes] == ["b.test"], up.handshakes
 
 
-@th.ferry_bug('proxy_ssl_name $http_host sends SNI "c.test:8443"; nginx strips the port '
-              "(ProxySession::start_tls strips it only from the proxied host)")
 def test_proxy_ssl_name_from_a_variable_has_its_port_stripped(proxy_ferry, cleanup, pki):
     """nginx strips a ":port" from the name (it may come from $http_host)."""
     up = tls_up(cleanup, pki.a_cert, pki.a_key)
@@ -164,8 +162,6 @@ def test_verification_failure_answers_502_and_logs_why(proxy_ferry, cleanup, pki
     assert up.requests == [], "no request may reach an unverified upstream"
 
 
-@th.ferry_bug('TLS errors to upstreams are logged "while reading response header from '
-              'upstream"; nginx says "while SSL handshaking to upstream"')
 def test_upstream_tls_failures_are_logged_while_ssl_handshaking_to_upstream(
         proxy_ferry, cleanup, pki):
     up = tls_up(cleanup, pki.a_cert, pki.a_key)
@@ -247,13 +243,7 @@ def test_no_common_protocol_with_the_upstream_answers_502(proxy_ferry, pki):
 # ---- session reuse
 
 
-@pytest.mark.parametrize("proto", [
-    "TLSv1.2",
-    pytest.param("TLSv1.3", marks=th.ferry_bug(
-        "no TLS 1.3 session is ever reused: ferry takes the session right after the "
-        "handshake (ProxySession::tls_handshake -> take_session), but a TLS 1.3 server "
-        "sends its ticket after the handshake, so nothing is saved yet")),
-])
+@pytest.mark.parametrize("proto", ["TLSv1.2", "TLSv1.3"])
 @pytest.mark.parametrize("via", ["literal", "group"])
 def test_upstream_sessions_are_reused_on_new_connections(proxy_ferry, pki, proto, via):
     """Every request on a new TLS connection (a literal address has no keep-alive; the
@@ -479,8 +469,6 @@ def test_upstream_stalling_in_the_handshake_times_out_after_proxy_connect_timeou
         assert lines and "[error]" in lines[0], f.read_error_log()
 
 
-@th.ferry_bug('a handshake timeout is logged "while reading response header from '
-              'upstream"; nginx says "while SSL handshaking to upstream"')
 def test_upstream_handshake_timeout_is_logged_while_ssl_handshaking_to_upstream(
         proxy_ferry, pki):
     with stalled_upstream() as srv:

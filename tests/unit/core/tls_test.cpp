@@ -456,6 +456,25 @@ TEST_CASE("has_pending reports records OpenSSL read ahead", "[core][tls]") {
     CHECK_FALSE(c.client->has_pending());
 }
 
+TEST_CASE("a request sent with the client's Finished is pending after the handshake",
+          "[core][tls]") {
+    if (kernel_offers_ktls()) return;  // contexts do not read ahead then
+    SslCtxPtr sctx = server_ctx(server_conf("a")), cctx = client_ctx();
+    Conn c = make_conn(sctx.get(), cctx.get());
+    REQUIRE(c.client->handshake().status == Io::again);  // ClientHello
+    REQUIRE(c.server->handshake().status == Io::again);  // up to the server's Finished
+    REQUIRE(c.client->handshake().status == Io::ok);     // the client's Finished
+    REQUIRE(c.client->write("GET", 3).n == 3);
+    REQUIRE(c.server->handshake().status == Io::ok);
+    // The socket is empty now (epoll reports nothing more): only has_pending() tells.
+    char buf[16];
+    CHECK(recv(c.server->fd(), buf, sizeof buf, MSG_PEEK | MSG_DONTWAIT) < 0);
+    CHECK(c.server->has_pending());
+    IoResult r = c.server->read(buf, sizeof buf);
+    CHECK(r.status == Io::ok);
+    CHECK(std::string_view(buf, r.n) == "GET");
+}
+
 TEST_CASE("close_notify ends one direction; the other keeps working", "[core][tls]") {
     SslCtxPtr sctx = server_ctx(server_conf("a")), cctx = client_ctx();
     Conn c = make_conn(sctx.get(), cctx.get());
@@ -658,12 +677,13 @@ TEST_CASE("garbage instead of a ClientHello fails the handshake as the peer's fa
 namespace {
 // Connects twice, the second time offering the session the first one saved.
 bool resumes(SSL_CTX* sctx, SSL_CTX* cctx) {
-    Conn c = make_conn(sctx, cctx);
+    SslSessionPtr session;
+    Conn c =
+        make_conn(sctx, cctx, {.save_session = [&](SslSessionPtr s) { session = std::move(s); }});
     REQUIRE(shake(c).ok());
     REQUIRE(c.server->write("x", 1).n == 1);
     std::string got;
     REQUIRE(drain(*c.client, got) == Io::again);  // TLS 1.3 tickets arrive here
-    SslSessionPtr session = c.client->take_session();
     if (!session) return false;
     c = make_conn(sctx, cctx, {.session = session.get()});
     REQUIRE(shake(c).ok());
@@ -703,12 +723,14 @@ TEST_CASE("a session does not resume on another server block", "[core][tls]") {
         return name == "b.test" ? SniChoice{b.get(), false} : SniChoice{};
     });
     SslCtxPtr cctx = client_ctx();
-    Conn c = make_conn(a.get(), cctx.get(), {.server_name = "a.test"});
+    SslSessionPtr session;
+    Conn c = make_conn(a.get(), cctx.get(),
+                       {.server_name = "a.test",
+                        .save_session = [&](SslSessionPtr s) { session = std::move(s); }});
     REQUIRE(shake(c).ok());
     REQUIRE(c.server->write("x", 1).n == 1);
     std::string got;
     REQUIRE(drain(*c.client, got) == Io::again);
-    SslSessionPtr session = c.client->take_session();
     REQUIRE(session);
     c = make_conn(a.get(), cctx.get(), {.server_name = "b.test", .session = session.get()});
     REQUIRE(shake(c).ok());
@@ -744,6 +766,30 @@ TEST_CASE("upstream verification: CA, wrong CA, expired, wrong name, off", "[cor
           "upstream SSL certificate does not match \"c.test\"");
     CHECK(run(b.get(), off.get(), "b.test") == "ok");
     CHECK(run(expired.get(), off.get(), "whatever") == "ok");
+}
+
+TEST_CASE("no session is saved from an upstream that fails verification", "[core][tls]") {
+    TlsClientSettings wrong_ca;
+    wrong_ca.verify = true;
+    wrong_ca.trusted_certificate = pki().path("other-ca.pem");
+    TlsClientSettings wrong_ca12 = wrong_ca;
+    wrong_ca12.protocols = ferry::conf::ssl_tlsv1_2;
+    SslCtxPtr sctx = server_ctx(server_conf("b"));
+    SslCtxPtr c13 = client_ctx(wrong_ca), c12 = client_ctx(wrong_ca12);
+    for (SSL_CTX* cctx : {c13.get(), c12.get()}) {
+        int saved = 0;
+        Conn c = make_conn(sctx.get(), cctx,
+                           {.server_name = "b.test",
+                            .verify_name = "b.test",
+                            .save_session = [&](SslSessionPtr) { ++saved; }});
+        Shake r = shake(c);
+        REQUIRE(r.server.status == Io::ok);
+        REQUIRE(r.client.status == Io::error);
+        REQUIRE(c.server->write("x", 1).n == 1);
+        std::string got;
+        drain(*c.client, got);  // TLS 1.3 tickets arrive here: refused too
+        CHECK(saved == 0);
+    }
 }
 
 TEST_CASE("the first byte tells TLS from plain HTTP on loopback TCP", "[core][tls]") {
