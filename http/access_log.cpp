@@ -94,10 +94,12 @@ void append_log_escaped(conf::LogFormat::Escape escape, std::string_view value, 
 namespace {
 // nginx logs "-" for a variable that was not found, and the value otherwise, even an
 // empty one. ferry's variables append nothing when not found, so an empty value means
-// "-" except for the variables nginx defines as found but empty: $https off TLS.
+// "-" except for the variables nginx defines as found but empty: $https off TLS,
+// $is_args without a query.
 bool found_when_empty(const conf::VarRef& v) {
-    return v.kind == conf::VarKind::builtin &&
-           static_cast<conf::BuiltinVar>(v.id) == conf::BuiltinVar::https;
+    if (v.kind != conf::VarKind::builtin) return false;
+    auto id = static_cast<conf::BuiltinVar>(v.id);
+    return id == conf::BuiltinVar::https || id == conf::BuiltinVar::is_args;
 }
 }  // namespace
 

@@ -22,6 +22,7 @@ HTTP = r"""
     log_format json escape=json '{"uri":"$uri","ua":"$http_user_agent","status":$status,'
                                 '"args":"$args","cr":$connection_requests}';
     log_format plain '$request_method|$uri|$status|$body_bytes_sent|$http_x_missing|$server_name|$host';
+    log_format args '$uri|$is_args|$args|$arg_a';
     client_header_timeout 1s;
 
     server {
@@ -37,6 +38,7 @@ HTTP = r"""
         }
         location /drop { return 444; }
         location /nf { return 404; }
+        location /args { access_log @prefix@/logs/args.log args; return 200 "args"; }
         %s
     }
 
@@ -120,6 +122,15 @@ def test_empty_values_are_logged_as_dash(server, port):
     sh.get(port, "/dash")
     lines = lines_with(log_path(server, "access.log"), '"GET /dash HTTP/1.1"')
     assert lines and lines[0].endswith(' 200 2 "-" "-"'), lines
+
+
+def test_found_but_empty_is_args_is_logged_empty_and_absent_args_as_dash(server, port):
+    """nginx: $is_args without a query is found and empty (logged as nothing); $args and
+    $arg_a are not found (logged as "-")."""
+    sh.get(port, "/args")
+    sh.get(port, "/args?a=1")
+    lines = lines_with(log_path(server, "args.log"), "/args", count=2)
+    assert lines == ["/args||-|-", "/args|?|a=1|1"], lines
 
 
 def test_json_escaped_custom_format(server, port):

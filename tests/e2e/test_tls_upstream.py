@@ -339,10 +339,6 @@ def test_pooled_tls_connections_carry_large_bodies_both_ways_intact(proxy_ferry,
         assert r.body.decode() == hashlib.md5(body).hexdigest()
 
 
-@th.ferry_bug("after a response larger than ~64 KiB the pooled upstream connection is "
-              "closed instead of kept (plain http:// upstreams too: 300 KiB and 4 MiB "
-              "responses open a new connection every time, 64 KiB every other time); "
-              "nginx keeps it")
 def test_pooled_tls_connection_is_kept_after_a_large_response(proxy_ferry, cleanup, pki):
     up = tls_up(cleanup, pki.a_cert, pki.a_key, big_or_md5)
     f, port = front(proxy_ferry, KEEPALIVE_BIG, up.port)
