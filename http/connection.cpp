@@ -306,35 +306,6 @@ void ClientConnection::on_head_done() {
     route();
 }
 
-void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
-                                 std::string_view upstream) {
-    core::ErrorLog& log = core::ErrorLog::instance();
-    if (!log.enabled(level)) return;
-    std::string line(message);
-    // nginx says what the connection was doing when the head is not complete yet.
-    if (phase_ == Phase::head && !idle_) line += " while reading client request headers";
-    line += ", client: ";
-    line += peer_.ip();
-    line += ", server: ";
-    line += req_.server ? req_.server->name : address().default_server->name;
-    if (!req_.request_line.empty()) {
-        line += ", request: \"";
-        line += req_.request_line;
-        line += '"';
-    }
-    if (!upstream.empty()) {
-        line += ", upstream: \"";
-        line += upstream;
-        line += '"';
-    }
-    if (!req_.host_header.empty()) {
-        line += ", host: \"";
-        line += req_.host_header;
-        line += '"';
-    }
-    log.write(level, number_, line);
-}
-
 // ---- output ---------------------------------------------------------------------------
 
 void ClientConnection::send_output() {
@@ -402,10 +373,23 @@ void ClientConnection::finish_request() {
     worker_.loop().timers().cancel(write_timer_);
     bool reuse = will_keep_alive() && body_state_ != BodyState::reading;
     if (!reuse) {
-        linger();
+        if (needs_lingering_close()) {
+            linger();
+        } else {
+            close_now();
+        }
         return;
     }
     next_request();
+}
+
+// nginx's `lingering_close on`: drain the client before closing only when it may still
+// be sending (a body not read to its end, bytes past the request, a socket not known to
+// be empty); else a reset cannot destroy the response, and closing at once saves the
+// shutdown and the wait for the client's FIN.
+bool ClientConnection::needs_lingering_close() const {
+    if (body_state_ == BodyState::reading || readable_) return true;
+    return in_.allocated() && parsed_ < in_.end();
 }
 
 void ClientConnection::next_request() {
@@ -524,35 +508,6 @@ void ClientConnection::on_write_timeout() {
     drop_proxy();
     write_access_log();
     close_now();
-}
-
-// ---- tunnel hand-over -----------------------------------------------------------------
-
-std::unique_ptr<core::Stream> ClientConnection::take_stream_for_tunnel(std::string& pipelined) {
-    if (in_.allocated() && parsed_ < in_.end()) {
-        pipelined.assign(in_.data() + parsed_, in_.end() - parsed_);
-    }
-    worker_.loop().timers().cancel(read_timer_);
-    worker_.loop().timers().cancel(write_timer_);
-    worker_.loop().remove(stream_->fd());
-    tls_ = nullptr;
-    return std::move(stream_);
-}
-
-void ClientConnection::tunnel_started() {
-    // The tunnel now owns the socket and writes the access log line when it ends; this
-    // object goes away without counting the connection as closed twice.
-    phase_ = Phase::closed;
-    drop_proxy();
-    in_.release();
-    out_.clear();
-    worker_.remove(this, false);
-}
-
-void ClientConnection::drop_proxy() {
-    if (!proxy_) return;
-    proxy_->on_client_failed();  // a no-op once the session finished; else it stops it
-    worker_.release_session(std::move(proxy_));
 }
 
 }  // namespace ferry::http

@@ -134,6 +134,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
                  std::string_view location);
     void fail_request(int status, std::string_view reason);
     void linger();
+    bool needs_lingering_close() const;
     void close_now();
     void on_read_timeout();
     void on_write_timeout();

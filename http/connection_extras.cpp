@@ -1,7 +1,9 @@
 // ClientConnection: what the request layer asks of a connection beyond I/O: the access
-// log line, per-connection variables, add_header lines.
+// and error log lines, per-connection variables, add_header lines, and the hand-over of
+// the socket to a tunnel.
 #include <random>
 
+#include "core/log.h"
 #include "core/tls_stream.h"
 #include "http/access_log.h"
 #include "http/connection.h"
@@ -106,6 +108,66 @@ void ClientConnection::append_keepalive_header(core::Buffer& out) {
     out.append("Keep-Alive: timeout=");
     append_number(out, static_cast<uint64_t>(secs));
     out.append("\r\n");
+}
+
+// ---- error log lines ----------------------------------------------------------------
+
+void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
+                                 std::string_view upstream) {
+    core::ErrorLog& log = core::ErrorLog::instance();
+    if (!log.enabled(level)) return;
+    std::string line(message);
+    // nginx says what the connection was doing when the head is not complete yet.
+    if (phase_ == Phase::head && !idle_) line += " while reading client request headers";
+    line += ", client: ";
+    line += peer_.ip();
+    line += ", server: ";
+    line += req_.server ? req_.server->name : address().default_server->name;
+    if (!req_.request_line.empty()) {
+        line += ", request: \"";
+        line += req_.request_line;
+        line += '"';
+    }
+    if (!upstream.empty()) {
+        line += ", upstream: \"";
+        line += upstream;
+        line += '"';
+    }
+    if (!req_.host_header.empty()) {
+        line += ", host: \"";
+        line += req_.host_header;
+        line += '"';
+    }
+    log.write(level, number_, line);
+}
+
+// ---- tunnel hand-over -----------------------------------------------------------------
+
+std::unique_ptr<core::Stream> ClientConnection::take_stream_for_tunnel(std::string& pipelined) {
+    if (in_.allocated() && parsed_ < in_.end()) {
+        pipelined.assign(in_.data() + parsed_, in_.end() - parsed_);
+    }
+    worker_.loop().timers().cancel(read_timer_);
+    worker_.loop().timers().cancel(write_timer_);
+    worker_.loop().remove(stream_->fd());
+    tls_ = nullptr;
+    return std::move(stream_);
+}
+
+void ClientConnection::tunnel_started() {
+    // The tunnel now owns the socket and writes the access log line when it ends; this
+    // object goes away without counting the connection as closed twice.
+    phase_ = Phase::closed;
+    drop_proxy();
+    in_.release();
+    out_.clear();
+    worker_.remove(this, false);
+}
+
+void ClientConnection::drop_proxy() {
+    if (!proxy_) return;
+    proxy_->on_client_failed();  // a no-op once the session finished; else it stops it
+    worker_.release_session(std::move(proxy_));
 }
 
 }  // namespace ferry::http
