@@ -92,3 +92,7 @@ wait_for_port 8081 || { say "the demo upstream did not start"; exit 1; }
 
 say "open http://127.0.0.1:8080/ in a browser (Ctrl-C stops the demo)"
 "$build/ferry" -p "$repo/examples/" -c "$repo/examples/demo.conf"
+# Not the script's last command: a Ctrl-C that reached ferry and bash together runs the
+# INT trap (exit 130) here, at the next command, instead of being lost at the script's end.
+status=$?
+exit "$status"
