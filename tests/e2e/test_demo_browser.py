@@ -219,9 +219,12 @@ def test_demo_sh_serves_the_demo_and_stops_the_upstream_when_it_ends(tmp_path, e
                              capture_output=True, text=True, timeout=30)
     if "no work to do" not in dry_run.stdout:
         pytest.skip(f"{build} is not up to date: demo.sh would spend time building it")
+    # As from a terminal: SIGINT at its default. A suite started in the background of a
+    # non-interactive shell inherits it ignored, and bash cannot trap an ignored signal.
     script = Process(["bash", os.path.join(harness.REPO, "examples", "demo.sh")],
                      str(tmp_path), "demo.sh", env=dict(os.environ, FERRY_BUILD_DIR=build),
-                     start_new_session=True)
+                     start_new_session=True,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert harness.wait_for_port(8080, timeout=15), script.stderr()
         assert "open http://127.0.0.1:8080/" in script.stderr()
