@@ -89,33 +89,34 @@ TlsStream* TlsStream::from(SSL* ssl) {
     return static_cast<TlsStream*>(SSL_get_ex_data(ssl, stream_index()));
 }
 
-std::unique_ptr<TlsStream> TlsStream::accept(UniqueFd fd, SSL_CTX* ctx, std::string& error) {
+namespace {
+// An SSL object on `fd`, or null with `error` set.
+SslPtr new_ssl(SSL_CTX* ctx, int fd, std::string& error) {
     ERR_clear_error();
     SslPtr ssl(SSL_new(ctx));
     if (!ssl) {
         error = ssl_error_text("SSL_new() failed");
         return nullptr;
     }
-    if (SSL_set_fd(ssl.get(), fd.get()) != 1) {
+    if (SSL_set_fd(ssl.get(), fd) != 1) {
         error = ssl_error_text("SSL_set_fd() failed");
         return nullptr;
     }
+    return ssl;
+}
+}  // namespace
+
+std::unique_ptr<TlsStream> TlsStream::accept(UniqueFd fd, SSL_CTX* ctx, std::string& error) {
+    SslPtr ssl = new_ssl(ctx, fd.get(), error);
+    if (!ssl) return nullptr;
     SSL_set_accept_state(ssl.get());
     return std::unique_ptr<TlsStream>(new TlsStream(std::move(fd), std::move(ssl), false));
 }
 
 std::unique_ptr<TlsStream> TlsStream::connect(UniqueFd fd, SSL_CTX* ctx,
                                               const TlsClientOptions& options, std::string& error) {
-    ERR_clear_error();
-    SslPtr ssl(SSL_new(ctx));
-    if (!ssl) {
-        error = ssl_error_text("SSL_new() failed");
-        return nullptr;
-    }
-    if (SSL_set_fd(ssl.get(), fd.get()) != 1) {
-        error = ssl_error_text("SSL_set_fd() failed");
-        return nullptr;
-    }
+    SslPtr ssl = new_ssl(ctx, fd.get(), error);
+    if (!ssl) return nullptr;
     SSL_set_connect_state(ssl.get());
     std::string name(options.server_name);
     if (!name.empty() && !is_ip_literal(name) &&

@@ -45,6 +45,21 @@ std::string first_server_name(const conf::ServerConf& s) {
     return s.names.empty() ? std::string() : s.names.front().name;
 }
 
+// Calls f on every location of a server, nested ones included.
+template <typename F>
+void for_each_location(const conf::ServerConf& server, F&& f) {
+    std::vector<const conf::LocationConf*> stack;
+    for (const auto& l : server.locations)
+        stack.push_back(l.get());
+    while (!stack.empty()) {
+        const conf::LocationConf* l = stack.back();
+        stack.pop_back();
+        f(*l);
+        for (const auto& child : l->locations)
+            stack.push_back(child.get());
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const conf::Config> config,
@@ -176,16 +191,8 @@ bool Runtime::open_logs(conf::Diagnostics& diags) {
     bool ok = true;
     for (const auto& s : config_->http->servers) {
         open_location_logs(s->defaults, diags, ok);
-        std::vector<const conf::LocationConf*> stack;
-        for (const auto& l : s->locations)
-            stack.push_back(l.get());
-        while (!stack.empty()) {
-            const conf::LocationConf* l = stack.back();
-            stack.pop_back();
-            open_location_logs(*l, diags, ok);
-            for (const auto& child : l->locations)
-                stack.push_back(child.get());
-        }
+        for_each_location(*s,
+                          [&](const conf::LocationConf& l) { open_location_logs(l, diags, ok); });
     }
     return ok;
 }
@@ -281,16 +288,8 @@ bool Runtime::build_tls(conf::Diagnostics& diags) {
         });
     }
     for (const auto& s : config_->http->servers) {
-        std::vector<const conf::LocationConf*> stack;
-        for (const auto& l : s->locations)
-            stack.push_back(l.get());
-        while (!stack.empty()) {
-            const conf::LocationConf* l = stack.back();
-            stack.pop_back();
-            ok = build_upstream_tls(*l, diags) && ok;
-            for (const auto& child : l->locations)
-                stack.push_back(child.get());
-        }
+        for_each_location(
+            *s, [&](const conf::LocationConf& l) { ok = build_upstream_tls(l, diags) && ok; });
     }
     return ok;
 }

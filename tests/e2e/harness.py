@@ -15,6 +15,26 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def nginx_compare():
+    """NGINX_COMPARE=1 (with FERRY_BINARY=/usr/sbin/nginx) runs tests against the local
+    nginx, to check their expectations themselves."""
+    return os.environ.get("NGINX_COMPARE", "") not in ("", "0")
+
+
+def nginx_compare_lines(pid=True):
+    """(main, http) directives nginx needs to run unprivileged in a test prefix under
+    NGINX_COMPARE=1; empty strings for ferry."""
+    if not nginx_compare():
+        return "", ""
+    main = "\ndaemon off;\nmaster_process off;\n"
+    if pid:
+        main += "pid @prefix@/logs/nginx.pid;\n"
+    http = "".join(f"    {kind}_temp_path @prefix@/{name};\n" for kind, name in (
+        ("client_body", "client_body"), ("proxy", "proxy"), ("fastcgi", "fastcgi"),
+        ("uwsgi", "uwsgi"), ("scgi", "scgi")))
+    return main, "\n" + http
+
+
 def ferry_binary():
     return os.environ.get("FERRY_BINARY", os.path.join(REPO, "build", "ferry"))
 

@@ -25,9 +25,7 @@ import harness
 NGINX_BIN = os.environ.get("NGINX_BINARY", "/usr/sbin/nginx")
 
 
-def compare_mode():
-    """True when the tests run against the local nginx instead of ferry."""
-    return os.environ.get("NGINX_COMPARE", "") not in ("", "0")
+compare_mode = harness.nginx_compare  # the tests run against the local nginx instead
 
 
 def ferry_only(reason="ferry-specific behaviour"):
@@ -39,27 +37,10 @@ def product():
     return "nginx" if compare_mode() else "ferry"
 
 
-# Directives nginx needs to run unprivileged in a temporary prefix.
-_NGINX_MAIN = """
-daemon off;
-master_process off;
-"""
-_NGINX_HTTP = """
-    client_body_temp_path @prefix@/client_body;
-    proxy_temp_path @prefix@/proxy;
-    fastcgi_temp_path @prefix@/fastcgi;
-    uwsgi_temp_path @prefix@/uwsgi;
-    scgi_temp_path @prefix@/scgi;
-"""
-
-
 def conf(http_body, main="", events="worker_connections 256;", workers=1,
          error_log="error_log @prefix@/logs/error.log info;", access_log="access_log off;"):
     """A full config: `main` directives, `events`, and `http_body` inside http{}."""
-    nginx_main = _NGINX_MAIN if compare_mode() else ""
-    nginx_http = _NGINX_HTTP if compare_mode() else ""
-    if compare_mode() and "pid " not in main:
-        nginx_main += "pid @prefix@/logs/nginx.pid;\n"
+    nginx_main, nginx_http = harness.nginx_compare_lines(pid="pid " not in main)
     return f"""
 worker_processes {workers};
 {error_log}

@@ -688,33 +688,15 @@ def dead_port():
 # Config and client helpers
 
 
-def nginx_compare():
-    """NGINX_COMPARE=1 (with FERRY_BINARY=/usr/sbin/nginx) runs a test against the local
-    nginx, to check the expectations themselves; only tests of behaviour nginx 1.22 shares
-    with current nginx are meant to pass then."""
-    return os.environ.get("NGINX_COMPARE", "") not in ("", "0")
-
-
-_NGINX_MAIN = """
-daemon off;
-master_process off;
-pid @prefix@/logs/nginx.pid;
-"""
-
-_NGINX_HTTP = """
-    client_body_temp_path @prefix@/client_body;
-    proxy_temp_path @prefix@/proxy;
-    fastcgi_temp_path @prefix@/fastcgi;
-    uwsgi_temp_path @prefix@/uwsgi;
-    scgi_temp_path @prefix@/scgi;
-"""
+# Only tests of behaviour nginx 1.22 shares with current nginx are meant to pass under
+# NGINX_COMPARE=1.
+nginx_compare = harness.nginx_compare
 
 
 def make_conf(http_body, main_extra="", worker_connections=256):
     """A full ferry config with one worker, the error log at info level, no access log
     (unless `http_body` sets one), and `http_body` inside http {}."""
-    nginx_main = _NGINX_MAIN if nginx_compare() else ""
-    nginx_http = _NGINX_HTTP if nginx_compare() else ""
+    nginx_main, nginx_http = harness.nginx_compare_lines()
     return f"""
 worker_processes 1;
 error_log @prefix@/logs/error.log info;

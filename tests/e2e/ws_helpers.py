@@ -68,26 +68,11 @@ LOG_FIELDS = ["request", "status", "request_time", "bytes_sent", "body_bytes_sen
               "upstream_status"]
 
 
-NGINX_MAIN = """
-daemon off;
-master_process off;
-pid @prefix@/logs/nginx.pid;
-"""
-NGINX_HTTP = """
-    client_body_temp_path @prefix@/client_body;
-    proxy_temp_path @prefix@/proxy;
-    fastcgi_temp_path @prefix@/fastcgi;
-    uwsgi_temp_path @prefix@/uwsgi;
-    scgi_temp_path @prefix@/scgi;
-"""
 
 
-def nginx_compare():
-    """NGINX_COMPARE=1 with FERRY_BINARY=/usr/sbin/nginx runs these tests against nginx,
-    to check the expectations themselves. nginx 1.22 does not half-close (it ends the
-    tunnel at the first EOF), logs differently and has no pipe pool, so only part of
-    the set is meant to pass then."""
-    return os.environ.get("NGINX_COMPARE", "") not in ("", "0")
+# Under NGINX_COMPARE=1 only part of the set is meant to pass: nginx 1.22 does not
+# half-close (it ends the tunnel at the first EOF), logs differently and has no pipe pool.
+nginx_compare = harness.nginx_compare
 
 
 def conf(seed="simple", http_extra="", server_extra="", main_extra="",
@@ -97,7 +82,7 @@ def conf(seed="simple", http_extra="", server_extra="", main_extra="",
     `http_extra` goes after the seed's http-level lines, `server_extra` after its
     location."""
     seed_http, seed_location = SEEDS[seed]
-    nginx_main, nginx_http = (NGINX_MAIN, NGINX_HTTP) if nginx_compare() else ("", "")
+    nginx_main, nginx_http = harness.nginx_compare_lines()
     return f"""
 worker_processes 1;
 error_log @prefix@/logs/error.log info;
