@@ -108,6 +108,7 @@ std::span<const DirectiveRow> map_directives();
 std::span<const DirectiveRow> log_directives();
 std::span<const DirectiveRow> ssl_directives();
 std::span<const DirectiveRow> rewrite_directives();
+std::span<const DirectiveRow> error_page_directives();
 std::span<const DirectiveRow> policy_directives();
 
 // The markdown table of supported directives for the README (generated from the rows).

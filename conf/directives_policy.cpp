@@ -10,21 +10,6 @@
 namespace ferry::conf {
 namespace {
 
-// error_page to a named location is routing (a fallback handler): refused. Other error
-// pages only change how an error looks: ignored.
-bool error_page(Builder& b, const Directive& d) {
-    const Arg& target = d.args.back();
-    if (!target.text.empty() && target.text[0] == '@') {
-        return b.error(target.loc,
-                       "ferry does not implement the \"error_page\" directive with a named "
-                       "location (internal redirects)",
-                       "without it this configuration would behave differently, so ferry "
-                       "refuses it");
-    }
-    b.warn_ignored(d, "errors are answered with ferry's own short pages");
-    return true;
-}
-
 // One row per line: this is data, kept greppable.
 // clang-format off
 constexpr DirectiveRow rows[] = {
@@ -82,7 +67,6 @@ constexpr DirectiveRow rows[] = {
     {"empty_gif", ctx_location, args_0, nullptr, Support::refused, "empty GIF responses"},
     {"env", ctx_main, args_1, nullptr, Support::ignored, "ferry tunes this itself"},
     {"epoll_events", ctx_events, args_1, nullptr, Support::ignored, "ferry tunes this itself"},
-    {"error_page", ctx_http | ctx_server | ctx_location | ctx_location_if, args_2more, error_page, Support::ignored, "errors are answered with ferry's own short pages"},
     {"etag", ctx_http | ctx_server | ctx_location, args_flag, nullptr, Support::ignored, "ferry tunes this itself"},
     {"eventport_events", ctx_events, args_1, nullptr, Support::ignored, "ferry tunes this itself"},
     {"expires", ctx_http | ctx_server | ctx_location | ctx_location_if, args_12, nullptr, Support::ignored, "ferry does not add Expires or Cache-Control headers"},
@@ -318,7 +302,6 @@ constexpr DirectiveRow rows[] = {
     {"proxy_headers_hash_max_size", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry tunes upstream connections itself"},
     {"proxy_ignore_client_abort", ctx_http | ctx_server | ctx_location, args_flag, nullptr, Support::ignored, "ferry tunes upstream connections itself"},
     {"proxy_ignore_headers", ctx_http | ctx_server | ctx_location, args_1more, nullptr, Support::ignored, "ferry does not act on X-Accel-* or caching headers from the upstream"},
-    {"proxy_intercept_errors", ctx_http | ctx_server | ctx_location, args_flag, nullptr, Support::ignored, "upstream error responses are passed to the client as they are"},
     {"proxy_limit_rate", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry does not limit transfer rates"},
     {"proxy_max_temp_file_size", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry does not buffer responses to disk"},
     {"proxy_method", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::refused, "changing the method sent upstream"},
@@ -350,7 +333,6 @@ constexpr DirectiveRow rows[] = {
     {"read_ahead", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "ferry serves no files"},
     {"real_ip_header", ctx_http | ctx_server | ctx_location, args_1, nullptr, Support::ignored, "$remote_addr stays the address of the connecting peer"},
     {"real_ip_recursive", ctx_http | ctx_server | ctx_location, args_flag, nullptr, Support::ignored, "$remote_addr stays the address of the connecting peer"},
-    {"recursive_error_pages", ctx_http | ctx_server | ctx_location, args_flag, nullptr, Support::ignored, "ferry tunes this itself"},
     {"referer_hash_bucket_size", ctx_server | ctx_location, args_1, nullptr, Support::ignored, "it configures valid_referers, which ferry does not implement"},
     {"referer_hash_max_size", ctx_server | ctx_location, args_1, nullptr, Support::ignored, "it configures valid_referers, which ferry does not implement"},
     {"request_pool_size", ctx_http | ctx_server, args_1, nullptr, Support::ignored, "ferry tunes this itself"},

@@ -239,6 +239,8 @@ constexpr DirectiveRow rows[] = {
      "timeout between two reads from the upstream (also idle WebSocket tunnels)"},
     {"proxy_send_timeout", ctx_hsl, args_1, set_msec<&LocSettings::proxy_send_timeout>,
      Support::yes, "timeout between two writes to the upstream"},
+    {"proxy_intercept_errors", ctx_hsl, args_flag, set_flag<&LocSettings::proxy_intercept_errors>,
+     Support::yes, "upstream responses with status >= 300 are answered by error_page"},
     {"proxy_buffering", ctx_hsl, args_flag, set_flag<&LocSettings::proxy_buffering>, Support::yes,
      "buffer upstream responses"},
     {"proxy_request_buffering", ctx_hsl, args_flag, set_flag<&LocSettings::proxy_request_buffering>,

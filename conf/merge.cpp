@@ -42,6 +42,9 @@ void merge_loc(LocSettings& c, const LocSettings& p) {
     c.own_set_headers = c.proxy_set_headers.has_value();
     inherit_shared(c.proxy_set_headers, c.set_headers_shared, p.set_headers_shared);
     merge_add_headers(c, p);
+    inherit_shared(c.error_pages, c.error_pages_shared, p.error_pages_shared);
+    inherit(c.recursive_error_pages, p.recursive_error_pages);
+    inherit(c.proxy_intercept_errors, p.proxy_intercept_errors);
     inherit(c.proxy_http_version, p.proxy_http_version);
     if (!c.proxy_http_version_loc.has_position())
         c.proxy_http_version_loc = p.proxy_http_version_loc;
@@ -115,6 +118,7 @@ void apply_proxy(const LocSettings& s, ProxyConf& p) {
     p.set_headers = s.set_headers_shared;
     put(s.proxy_hide_headers, p.hide_headers);
     put(s.proxy_pass_headers, p.pass_headers);
+    put(s.proxy_intercept_errors, p.intercept_errors);
     put(s.proxy_connect_timeout, p.connect_timeout);
     put(s.proxy_read_timeout, p.read_timeout);
     put(s.proxy_send_timeout, p.send_timeout);
@@ -147,6 +151,8 @@ void apply_proxy(const LocSettings& s, ProxyConf& p) {
 void apply_loc(const LocSettings& s, LocationConf& l) {
     apply_proxy(s, l.proxy);
     l.add_headers = s.add_headers_shared;
+    l.error_pages = s.error_pages_shared;
+    put(s.recursive_error_pages, l.recursive_error_pages);
     put(s.client_max_body_size, l.client_max_body_size);
     put(s.client_body_timeout, l.client_body_timeout);
     put(s.send_timeout, l.send_timeout);

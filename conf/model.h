@@ -169,6 +169,7 @@ struct ProxyConf {
     std::shared_ptr<const std::vector<HeaderRule>> set_headers;
     std::vector<std::string> hide_headers;  // lowercased
     std::vector<std::string> pass_headers;  // lowercased
+    bool intercept_errors = false;          // upstream statuses >= 300 go to error_page
     Msec connect_timeout = 60000;
     Msec read_timeout = 60000;
     Msec send_timeout = 60000;
@@ -199,6 +200,17 @@ struct ProxyConf {
     std::vector<ProxyRedirect> redirects;  // for custom (may include the default rule)
 };
 
+// error_page CODE ... [=[RESPONSE]] URI | @name | URL
+struct ErrorPage {
+    int status = 0;
+    // -1: answer with `status` (nginx: 400 for 494-497); 0 (`=`): with the status the
+    // target produces; otherwise with this code.
+    int overwrite = -1;
+    Template target;   // "/uri", "@name" or a redirect URL; may have variables
+    std::string args;  // the "?args" of a literal "/uri?args"
+    SourceLoc loc;
+};
+
 struct ReturnConf {
     int code = 0;
     std::optional<Template> text;  // body text, or URL for 301/302/303/307/308
@@ -219,6 +231,9 @@ struct LocationConf {
     ProxyConf proxy;                      // merged from enclosing levels
     // add_header rules as inherited (all or nothing, like proxy_set_header); may be null
     std::shared_ptr<const std::vector<AddHeader>> add_headers;
+    // error_page rules as inherited (all or nothing); may be null
+    std::shared_ptr<const std::vector<ErrorPage>> error_pages;
+    bool recursive_error_pages = false;
 
     // core settings (merged)
     uint64_t client_max_body_size = 1024 * 1024;  // 0 = unlimited

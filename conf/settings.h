@@ -67,6 +67,9 @@ struct LocSettings {
     Opt<std::vector<AccessLogConf>> access_logs;  // engaged and empty: access_log off
     Opt<std::vector<ErrorLogConf>> error_logs;
     Opt<std::vector<AddHeader>> add_headers;
+    Opt<std::vector<ErrorPage>> error_pages;
+    Opt<bool> recursive_error_pages;
+    Opt<bool> proxy_intercept_errors;
     Opt<AddHeaderInherit> add_header_inherit;
     Opt<bool> serves_files;  // root/alias/index seen here
 
@@ -74,6 +77,7 @@ struct LocSettings {
     // that inherit it (nginx compiles each proxy_set_header set once).
     std::shared_ptr<const std::vector<HeaderRule>> set_headers_shared;
     std::shared_ptr<const std::vector<AddHeader>> add_headers_shared;
+    std::shared_ptr<const std::vector<ErrorPage>> error_pages_shared;
     bool own_set_headers = false;  // proxy_set_header written at this very level
 
     // Positions of settings the WebSocket lint talks about.

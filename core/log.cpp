@@ -72,11 +72,13 @@ void ErrorLog::configure(std::vector<Target> targets) {
     min_level_ = min;
 }
 
-void ErrorLog::write(LogLevel level, uint64_t conn, std::string_view message) {
+namespace {
+
+void format_line(fmt::memory_buffer& line, LogLevel level, uint64_t conn,
+                 std::string_view message) {
     time_t now = time(nullptr);
     tm t;
     localtime_r(&now, &t);
-    fmt::memory_buffer line;
     fmt::format_to(std::back_inserter(line),
                    "{:04}/{:02}/{:02} {:02}:{:02}:{:02} [{}] {}#{}: ", t.tm_year + 1900,
                    t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, level_name(level),
@@ -84,12 +86,31 @@ void ErrorLog::write(LogLevel level, uint64_t conn, std::string_view message) {
     if (conn) fmt::format_to(std::back_inserter(line), "*{} ", conn);
     line.append(message);
     line.push_back('\n');
-    std::lock_guard lock(mutex_);
-    for (const auto& target : targets_) {
+}
+
+void write_line(std::span<const ErrorLog::Target> targets, LogLevel level,
+                const fmt::memory_buffer& line) {
+    for (const auto& target : targets) {
         if (static_cast<int>(level) < static_cast<int>(target.level)) continue;
         ssize_t r = ::write(target.fd, line.data(), line.size());
         (void)r;  // nowhere left to report a failing error log
     }
+}
+
+}  // namespace
+
+void ErrorLog::write(LogLevel level, uint64_t conn, std::string_view message) {
+    fmt::memory_buffer line;
+    format_line(line, level, conn, message);
+    std::lock_guard lock(mutex_);
+    write_line(targets_, level, line);
+}
+
+void ErrorLog::write_to(std::span<const Target> targets, LogLevel level, uint64_t conn,
+                        std::string_view message) {
+    fmt::memory_buffer line;
+    format_line(line, level, conn, message);
+    write_line(targets, level, line);
 }
 
 }  // namespace ferry::core

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,10 @@ class ErrorLog {
     }
     // Writes one line. `conn` is the connection number shown as "*N" (0: none).
     void write(LogLevel level, uint64_t conn, std::string_view message);
+    // Writes one line to `targets` instead (an http, server or location error_log),
+    // each filtered by its own level. Any thread; the targets must not change meanwhile.
+    static void write_to(std::span<const Target> targets, LogLevel level, uint64_t conn,
+                         std::string_view message);
 
   private:
     ErrorLog();

@@ -51,8 +51,9 @@ class Worker::Listener final : public Deferred, public IoHandler {
                 return;
             }
             UniqueFd conn(fd);
-            if (!worker_.take_connection()) continue;  // refused: closed by ~UniqueFd
-            worker_.app_->on_accept(std::move(conn), peer, tag_);
+            ConnectionSlot slot = worker_.take_connection();
+            if (!slot) continue;  // refused: closed by ~UniqueFd
+            worker_.app_->on_accept(std::move(conn), std::move(slot), peer, tag_);
         }
     }
 
@@ -139,17 +140,44 @@ void Worker::set_listeners(std::vector<ListenerSpec> specs) {
     listeners_ = std::move(next);
 }
 
-bool Worker::take_connection() {
+void ConnectionSlot::reset() {
+    if (!worker_) return;
+    worker_->release_connection();
+    worker_ = nullptr;
+}
+
+ConnectionSlot Worker::take_connection() {
+    reclaim_if_short();
     if (connections_ >= max_connections_) {
         int64_t now = loop_.now();
         if (now - last_limit_log_ >= 1000) {
             last_limit_log_ = now;
             log_error(LogLevel::alert, 0, "{} worker_connections are not enough", max_connections_);
         }
-        return false;
+        return ConnectionSlot();
     }
     ++connections_;
-    return true;
+    return ConnectionSlot(this);
+}
+
+// As nginx's ngx_drain_connections(): once no more than a sixteenth of the places are
+// free, close some of the oldest idle connections (an eighth of them, between 1 and 32)
+// so that a newcomer is served rather than refused.
+void Worker::reclaim_if_short() {
+    int free_places = max_connections_ - connections_;
+    if (free_places > max_connections_ / 16 || !app_) return;
+    size_t idle = app_->reclaimable();
+    if (idle == 0) return;
+    int64_t now = loop_.now();
+    if (now - last_reuse_log_ >= 1000) {
+        last_reuse_log_ = now;
+        log_error(LogLevel::warn, 0, "{} worker_connections are not enough, reusing connections",
+                  max_connections_);
+    }
+    size_t n = idle / 8;
+    if (n > 32) n = 32;
+    if (n < 1) n = 1;
+    app_->reclaim_idle(n);
 }
 
 void Worker::release_connection() {

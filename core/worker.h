@@ -19,12 +19,47 @@ namespace ferry::core {
 
 class Worker;
 
+// One of a worker's worker_connections places, held by whatever owns a connection (a
+// client connection, an upstream connection, a tunnel). Movable, so the place travels
+// with the connection; given back when destroyed or reset(). Worker thread only.
+class ConnectionSlot {
+  public:
+    ConnectionSlot() = default;
+    ConnectionSlot(ConnectionSlot&& o) noexcept : worker_(o.worker_) { o.worker_ = nullptr; }
+    ConnectionSlot& operator=(ConnectionSlot&& o) noexcept {
+        if (this != &o) {
+            reset();
+            worker_ = o.worker_;
+            o.worker_ = nullptr;
+        }
+        return *this;
+    }
+    ConnectionSlot(const ConnectionSlot&) = delete;
+    ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+    ~ConnectionSlot() { reset(); }
+
+    explicit operator bool() const { return worker_ != nullptr; }
+    void reset();
+
+  private:
+    friend class Worker;
+    explicit ConnectionSlot(Worker* w) : worker_(w) {}
+    Worker* worker_ = nullptr;
+};
+
 // The application running on a worker (the HTTP layer). Called on the worker thread.
 class WorkerApp {
   public:
     virtual ~WorkerApp() = default;
-    // A new connection on the listener tagged `tag`. `fd` is non-blocking.
-    virtual void on_accept(UniqueFd fd, const SockAddr& peer, int tag) = 0;
+    // A new connection on the listener tagged `tag`. `fd` is non-blocking; `slot` is
+    // its worker_connections place.
+    virtual void on_accept(UniqueFd fd, ConnectionSlot slot, const SockAddr& peer, int tag) = 0;
+    // worker_connections are running out: close up to `n` of the connections that wait
+    // idle (kept-alive clients between requests), oldest first, as nginx reuses them.
+    // Returns how many were closed; their slots are free when this returns.
+    virtual size_t reclaim_idle(size_t n) = 0;
+    // How many connections reclaim_idle() could close now.
+    virtual size_t reclaimable() const = 0;
     // Graceful stop: listeners are already closed; close idle connections and let the
     // rest finish. The worker exits when connections() reaches 0.
     virtual void on_quit() = 0;
@@ -65,9 +100,9 @@ class Worker {
     WorkerApp* app() { return app_.get(); }
 
     // worker_connections accounting: client and upstream connections both count, as in
-    // nginx. take_connection() returns false when the limit is reached.
-    bool take_connection();
-    void release_connection();
+    // nginx. An empty slot means the limit is reached. Close to the limit, idle
+    // kept-alive connections are closed to make room (nginx's reusable connections).
+    ConnectionSlot take_connection();
     int connections() const { return connections_; }
     void set_max_connections(int n) { max_connections_ = n; }
     bool quitting() const { return quitting_; }
@@ -75,7 +110,10 @@ class Worker {
     bool finished() const { return finished_.load(); }
 
   private:
+    friend class ConnectionSlot;
     class Listener;
+    void release_connection();
+    void reclaim_if_short();
     void run(std::function<std::unique_ptr<WorkerApp>(Worker&)> make_app);
     void pause_accepting(int64_t ms);
     void close_listeners();
@@ -89,6 +127,7 @@ class Worker {
     int connections_ = 0;
     bool quitting_ = false;
     int64_t last_limit_log_ = 0;
+    int64_t last_reuse_log_ = 0;
     EventLoop loop_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unique_ptr<WorkerApp> app_;

@@ -5,31 +5,25 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <random>
 
 #include "core/log.h"
 #include "core/tls_stream.h"
-#include "http/access_log.h"
-#include "http/http_date.h"
 #include "http/http_worker.h"
-#include "http/proxy.h"
-#include "http/response.h"
 #include "http/runtime.h"
-#include "http/status.h"
-#include "http/variables.h"
 
 namespace ferry::http {
 
 namespace {
 constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-// nginx's lingering_time and lingering_timeout defaults.
 }  // namespace
 
 ClientConnection::ClientConnection(HttpWorker& worker, std::unique_ptr<core::Stream> stream,
-                                   const core::SockAddr& peer, int listener_tag, uint64_t number)
+                                   core::ConnectionSlot slot, const core::SockAddr& peer,
+                                   int listener_tag, uint64_t number)
     : worker_(worker),
       runtime_(worker.runtime()),
       stream_(std::move(stream)),
+      slot_(std::move(slot)),
       peer_(peer),
       tag_(listener_tag),
       number_(number),
@@ -63,13 +57,11 @@ const conf::LocationConf& ClientConnection::loc() const {
 
 void ClientConnection::start() {
     worker_.loop().add(stream_->fd(), kEvents, this);
-    const conf::ServerConf& srv = *address().default_server->conf;
-    // client_header_timeout bounds the TLS handshake too, as in nginx.
-    worker_.loop().timers().arm(read_timer_, worker_.loop().now(), srv.client_header_timeout);
     begin_request();
-    idle_ = false;  // a fresh connection is not "between requests"
+    // client_header_timeout bounds the TLS handshake too, as in nginx.
+    wait_for_client(ReadWait::header);
     if (address().ssl) {
-        phase_ = Phase::handshake;
+        set_phase(Phase::handshake);
         handshake();
         return;
     }
@@ -92,7 +84,7 @@ void ClientConnection::handshake() {
                 return;
             case core::FirstByte::plain:
                 plain_http_ = true;
-                phase_ = Phase::head;
+                set_phase(Phase::head);
                 read_head();
                 return;
             case core::FirstByte::tls:
@@ -121,7 +113,7 @@ void ClientConnection::handshake() {
         close_now();
         return;
     }
-    phase_ = Phase::head;
+    set_phase(Phase::head);
     read_head();  // the request may already sit in OpenSSL's buffer
 }
 
@@ -139,17 +131,17 @@ void ClientConnection::on_readable() {
         case Phase::handshake:
             handshake();
             return;
+        case Phase::idle:
         case Phase::head:
             read_head();
             return;
-        case Phase::handling:
-            if (body_state_ == BodyState::reading) {
-                read_body();
-            } else if (proxy_ && peer_closed_) {
-                proxy_->on_client_maybe_closed();
-            }
+        case Phase::body:
+            read_body();
             return;
-        case Phase::linger:
+        case Phase::responding:
+            if (content_ && peer_closed_) content_->on_client_maybe_closed();
+            return;
+        case Phase::lingering:
             linger();
             return;
         case Phase::closed:
@@ -206,10 +198,10 @@ void ClientConnection::begin_request() {
     body_state_ = BodyState::none;
     span_index_ = span_offset_ = 0;
     discard_body_ = false;
+    response_started_ = false;
     response_done_ = false;
     continue_sent_ = false;
     reader_.begin(req_, 0, head_limits());
-    phase_ = Phase::head;
 }
 
 HeadLimits ClientConnection::head_limits() const {
@@ -238,21 +230,67 @@ bool ClientConnection::adopt_runtime() {
     return false;
 }
 
+// Entering or leaving `idle` moves the connection in and out of the worker's list of
+// connections that may be closed to make room (nginx's reusable connections).
+void ClientConnection::set_phase(Phase p) {
+    if (phase_ == p) return;
+    if (phase_ == Phase::idle) worker_.leave_idle(this);
+    phase_ = p;
+    if (p == Phase::idle) worker_.enter_idle(this);
+}
+
+// Every client read timeout is decided here, from what the connection waits for. A
+// timeout runs only while ferry waits for bytes it is ready to take: none while the
+// content has not taken the body bytes already read.
+void ClientConnection::wait_for_client(ReadWait why) {
+    core::Timers& timers = worker_.loop().timers();
+    int64_t now = worker_.loop().now();
+    ReadWait before = read_wait_;
+    read_wait_ = why;
+    switch (why) {
+        case ReadWait::nothing:
+            timers.cancel(read_timer_);
+            return;
+        case ReadWait::header:
+            // client_header_timeout bounds the whole head (and the TLS handshake), as in
+            // nginx: armed once, not pushed back by each read.
+            if (before != ReadWait::header || !read_timer_.armed()) {
+                timers.arm(read_timer_, now, address().default_server->conf->client_header_timeout);
+            }
+            return;
+        case ReadWait::keepalive:
+            timers.arm(read_timer_, now, loc().keepalive_timeout);
+            return;
+        case ReadWait::body:
+            timers.arm_lazily(read_timer_, now, loc().client_body_timeout);
+            return;
+        case ReadWait::discard:
+        case ReadWait::linger: {
+            // Dropping what the client still sends: lingering_timeout between reads,
+            // lingering_time in all.
+            if (linger_deadline_ == 0) linger_deadline_ = now + loc().lingering_time;
+            int64_t left = linger_deadline_ - now;
+            int64_t wait = left < loc().lingering_timeout ? left : loc().lingering_timeout;
+            timers.arm(read_timer_, now, wait > 0 ? wait : 0);
+            return;
+        }
+    }
+}
+
 void ClientConnection::read_head() {
     const conf::ServerConf& srv = *address().default_server->conf;
     size_t head_max = srv.large_client_header_buffers_size * srv.large_client_header_buffers_num;
     for (;;) {
         size_t end = in_.allocated() ? in_.end() : 0;
         if (parsed_ < end) {
-            if (idle_) {
-                idle_ = false;
+            if (phase_ == Phase::idle) {
                 // A reload while the connection waited: the request takes the new
                 // configuration (before a byte of it is parsed).
                 if (adopt_runtime()) reader_.begin(req_, 0, head_limits());
+                set_phase(Phase::head);
                 req_.start_ms = worker_.loop().now();
                 req_.start_wall_ms = worker_.loop().wall_now();
-                worker_.loop().timers().arm(read_timer_, worker_.loop().now(),
-                                            srv.client_header_timeout);
+                wait_for_client(ReadWait::header);
             }
             size_t consumed = 0;
             RequestReader::Event ev = reader_.parse(in_.data(), parsed_, end, consumed);
@@ -287,7 +325,7 @@ void ClientConnection::read_head() {
                 if (parsed_ > 0)
                     log_error(conf::LogLevel::info, "client prematurely closed connection");
                 close_now();
-            } else if (idle_ && in_.allocated() && in_.empty()) {
+            } else if (phase_ == Phase::idle && in_.allocated() && in_.empty()) {
                 in_.release();  // an idle keep-alive connection holds no buffer
             }
             return;
@@ -301,8 +339,8 @@ void ClientConnection::on_head_done() {
         req_.start_ms = worker_.loop().now();
         req_.start_wall_ms = worker_.loop().wall_now();
     }
-    worker_.loop().timers().cancel(read_timer_);
-    phase_ = Phase::handling;
+    wait_for_client(ReadWait::nothing);
+    set_phase(Phase::responding);
     route();
 }
 
@@ -317,7 +355,6 @@ void ClientConnection::send_output() {
             log_error(conf::LogLevel::info,
                       fmt::format("writev() failed {}", core::errno_text(err)));
         }
-        if (proxy_) proxy_->on_client_failed();
         close_now();
         return;
     }
@@ -329,8 +366,8 @@ void ClientConnection::send_output() {
         return;
     }
     worker_.loop().timers().cancel(write_timer_);
-    if (proxy_) {
-        proxy_->on_client_drained();
+    if (content_) {
+        content_->on_client_drained();
         return;
     }
     if (!response_done_) return;
@@ -351,25 +388,10 @@ void ClientConnection::continue_if_expected() {
 
 // ---- finishing ------------------------------------------------------------------------
 
-void ClientConnection::response_done(bool reusable) {
-    response_done_ = true;
-    if (!reusable) keepalive_ = false;
-    if (!out_.drained()) return;  // send_output() finishes once drained
-    if (body_state_ == BodyState::reading) {
-        // The response went out before the body ended (e.g. an upstream that answered
-        // early): read and drop the rest, then go on.
-        discard_body_ = true;
-        discard_body_spans();
-        read_body();
-        return;
-    }
-    finish_request();
-}
-
 void ClientConnection::finish_request() {
     if (phase_ == Phase::closed) return;
     write_access_log();
-    drop_proxy();
+    drop_content();
     worker_.loop().timers().cancel(write_timer_);
     bool reuse = will_keep_alive() && body_state_ != BodyState::reading;
     if (!reuse) {
@@ -393,10 +415,12 @@ bool ClientConnection::needs_lingering_close() const {
 }
 
 void ClientConnection::next_request() {
+    // keepalive_timeout is the location's that served the request.
     int64_t keepalive_timeout = loc().keepalive_timeout;
     adopt_runtime();
     begin_request();
-    idle_ = true;
+    set_phase(Phase::idle);
+    read_wait_ = ReadWait::keepalive;
     worker_.loop().timers().arm(read_timer_, worker_.loop().now(), keepalive_timeout);
     if (in_.allocated() && in_.empty()) in_.release();
     read_head();
@@ -404,34 +428,29 @@ void ClientConnection::next_request() {
 
 void ClientConnection::quit() {
     quitting_ = true;
-    if (phase_ == Phase::head && idle_) close_now();
+    if (phase_ == Phase::idle) close_now();
 }
 
-// Closes after an error response: stop sending, keep reading (and dropping) what the
+// Closes after the response: stop sending, keep reading (and dropping) what the
 // client still sends for a while, so that our response is not destroyed by a reset
 // caused by unread data (nginx's lingering close).
 void ClientConnection::linger() {
-    if (phase_ != Phase::linger) {
+    if (phase_ != Phase::lingering) {
         if (!out_.drained()) {
             keepalive_ = false;
             return;
         }
-        phase_ = Phase::linger;
+        set_phase(Phase::lingering);
         stream_->shutdown_write();
-        linger_deadline_ = worker_.loop().now() + loc().lingering_time;
-        read_timer_.set_callback(
-            core::Timer::bind<ClientConnection, &ClientConnection::on_linger_timeout>(), this);
         in_.release();
     }
     char sink[4096];
     for (;;) {
         core::IoResult r = stream_->read(sink, sizeof sink);
         if (r.status == core::Io::ok) continue;
-        if (r.status == core::Io::again && worker_.loop().now() < linger_deadline_) {
-            int64_t left = linger_deadline_ - worker_.loop().now();
-            worker_.loop().timers().arm(
-                read_timer_, worker_.loop().now(),
-                left < loc().lingering_timeout ? left : loc().lingering_timeout);
+        if (r.status == core::Io::again &&
+            (linger_deadline_ == 0 || worker_.loop().now() < linger_deadline_)) {
+            wait_for_client(ReadWait::linger);
             return;
         }
         close_now();
@@ -439,17 +458,10 @@ void ClientConnection::linger() {
     }
 }
 
-void ClientConnection::on_linger_timeout() {
-    close_now();
-}
-
 void ClientConnection::close_now() {
     if (phase_ == Phase::closed) return;
-    phase_ = Phase::closed;
-    if (proxy_) {
-        proxy_->on_client_failed();
-        drop_proxy();
-    }
+    set_phase(Phase::closed);
+    drop_content();
     worker_.loop().timers().cancel(read_timer_);
     worker_.loop().timers().cancel(write_timer_);
     if (stream_) {
@@ -457,55 +469,63 @@ void ClientConnection::close_now() {
         tls_ = nullptr;
         stream_.reset();
     }
+    slot_.reset();
     in_.release();
     out_.clear();
     worker_.remove(this);
 }
 
 void ClientConnection::on_read_timeout() {
-    if (phase_ == Phase::handshake) {
-        log_error(conf::LogLevel::info,
-                  "client timed out (110: Connection timed out) while SSL handshaking");
-        close_now();
-        return;
-    }
-    if (phase_ == Phase::head) {
-        if (idle_) {
+    switch (read_wait_) {
+        case ReadWait::nothing:
+            return;
+        case ReadWait::keepalive:
             close_now();  // keepalive_timeout: nothing to say
             return;
-        }
-        // log_error() adds "while reading client request headers" in this phase.
-        log_error(conf::LogLevel::info, "client timed out (110: Connection timed out)");
-        req_.status = 408;
-        write_access_log();
-        close_now();
-        return;
-    }
-    if (discard_body_ && response_done_) {
-        // Done dropping an unwanted body (lingering_timeout or lingering_time).
-        write_access_log();
-        close_now();
-        return;
+        case ReadWait::linger:
+            close_now();
+            return;
+        case ReadWait::discard:
+            // Done dropping an unwanted body (lingering_timeout or lingering_time).
+            write_access_log();
+            close_now();
+            return;
+        case ReadWait::header:
+            if (phase_ == Phase::handshake) {
+                log_error(conf::LogLevel::info,
+                          "client timed out (110: Connection timed out) while SSL handshaking");
+                close_now();
+                return;
+            }
+            // log_error() adds "while reading client request headers" in this phase.
+            log_error(conf::LogLevel::info, "client timed out (110: Connection timed out)");
+            req_.status = 408;
+            write_access_log();
+            close_now();
+            return;
+        case ReadWait::body:
+            break;
     }
     log_error(conf::LogLevel::info,
               "client timed out (110: Connection timed out) while reading client request body");
-    if (proxy_ || out_.pending() || response_done_) {
-        if (proxy_) proxy_->on_client_failed();
-        drop_proxy();
+    if (content_ || out_.pending() || response_started_) {
+        drop_content();
         req_.status = req_.status ? req_.status : 408;
         write_access_log();
         close_now();
         return;
     }
     keepalive_ = false;
+    discard_body_ = false;
+    body_state_ = BodyState::none;
+    set_phase(Phase::responding);
     send_simple(408, {}, true);
 }
 
 void ClientConnection::on_write_timeout() {
     log_error(conf::LogLevel::info,
               "client timed out (110: Connection timed out) while sending response to client");
-    if (proxy_) proxy_->on_client_failed();
-    drop_proxy();
+    drop_content();
     write_access_log();
     close_now();
 }

@@ -1,8 +1,14 @@
-// One client connection: reads requests (keep-alive, pipelining), routes each to its
-// server and location, answers it (return, error page, or through a ProxySession), and
-// enforces nginx's client timeouts. Lives and dies on one worker thread.
+// One client connection: reads requests (keep-alive, pipelining), runs each through
+// nginx's phases (phases.cpp) to its content handler, answers what ferry answers itself
+// (respond.cpp), streams request bodies (connection_body.cpp) and enforces nginx's
+// client timeouts. Lives and dies on one worker thread.
 //
-// Request cycle:  head -> route -> [body] -> respond -> log -> keep-alive | close
+// Connection phases:
+//   handshake -> head -> body | responding -> idle (keep-alive) -> head ...
+//                                          -> lingering -> closed
+//   `body`: the request is being served and its body is still arriving (for the
+//   content, or dropped); `responding`: nothing more to read, the response is under
+//   way. Which read timeout runs follows from the phase (wait_for_client()).
 #pragma once
 
 #include <cstdint>
@@ -12,12 +18,16 @@
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
+#include "core/intrusive_list.h"
 #include "core/socket.h"
 #include "core/stream.h"
 #include "core/timers.h"
+#include "core/worker.h"
+#include "http/content.h"
 #include "http/out_queue.h"
 #include "http/request.h"
 #include "http/request_reader.h"
+#include "tunnel/tunnel.h"
 
 namespace ferry::core {
 class TlsStream;
@@ -26,7 +36,6 @@ class TlsStream;
 namespace ferry::http {
 
 class HttpWorker;
-class ProxySession;
 class RequestVars;
 class Runtime;
 struct AddressRt;
@@ -34,53 +43,92 @@ struct AddressRt;
 class ClientConnection final : public core::Deferred, public core::IoHandler {
   public:
     ClientConnection(HttpWorker& worker, std::unique_ptr<core::Stream> stream,
-                     const core::SockAddr& peer, int listener_tag, uint64_t number);
+                     core::ConnectionSlot slot, const core::SockAddr& peer, int listener_tag,
+                     uint64_t number);
     ~ClientConnection() override;
 
     void start();
     void on_io(uint32_t events) override;
     // Graceful stop: an idle connection closes now, a busy one after its request.
     void quit();
-    // Immediate stop.
+    // Immediate stop (also: closing an idle connection to make room).
     void terminate() { close_now(); }
+    bool idle() const { return phase_ == Phase::idle; }
 
-    // ---- for ProxySession and variables
+    // ---- the request, for phases, content handlers and variables
     HttpWorker& worker() { return worker_; }
     Request& request() { return req_; }
     const Runtime& runtime() const { return *runtime_; }
+    const std::shared_ptr<const Runtime>& runtime_ptr() const { return runtime_; }
     core::Stream& stream() { return *stream_; }
     const core::SockAddr& peer() const { return peer_; }
     const core::SockAddr& local();
     uint64_t number() const { return number_; }
     uint32_t requests() const { return requests_; }
     const AddressRt& address() const;
+    // The location serving the request (the server's defaults before one is chosen).
+    const conf::LocationConf& loc() const;
+
+    // ---- phases (phases.cpp)
+    // Runs the request from where req_.phase says until it is answered or waits.
+    void run_phases();
+    // nginx's internal redirect: serve `uri` (with `args`) as a new internal request of
+    // the same server, from the server rewrite phase.
+    void internal_redirect(std::string_view uri, std::string_view args);
+    // Serve the request in the named location `name` ("@fallback"), from its rewrite
+    // phase.
+    void named_redirect(std::string_view name);
+
+    // ---- answering (respond.cpp)
+    // nginx's ngx_http_finalize_request() with a status: error_page if one applies, else
+    // ferry's own page for `status` (444 closes without an answer). With `location`, the
+    // response is a redirect to it.
+    void finalize(int status, std::string_view location = {});
+    // A complete response ferry composes itself.
+    void respond(int status, std::string_view content_type, std::string_view body,
+                 std::string_view location);
+    // The status line's code: error_page's err_status when set, else `status`.
+    int status_for_client(int status) const { return req_.err_status ? req_.err_status : status; }
+
+    // ---- content sessions
+    void attach_content(ContentSessionPtr session);
+    // The session failed before any byte of the response: finalize with `status`.
+    void content_failed(int status);
+    // The session finished the response: `reusable` says whether the client connection
+    // can serve another request (the response was framed and complete).
+    void response_done(bool reusable);
+    // Something broke mid-response: close without a well-formed end (as nginx).
+    void abort_response();
 
     // Output toward the client. send_output() writes what is queued; when it drains
-    // during a proxied response, the session hears on_client_drained().
+    // during a content session's response, the session hears on_client_drained().
     OutQueue& out() { return out_; }
     void send_output();
+    // A response head went into out() (kept for $sent_http_*): from now on no other
+    // response may start for this request.
+    void record_sent_head(std::string_view head) {
+        req_.sent_head.assign(head);
+        response_started_ = true;
+    }
+
     // Request body for the session: spans parsed but not yet forwarded.
     std::string_view next_body_span();
     void body_span_sent(size_t n);
-    bool body_complete() const { return body_state_ == BodyState::done; }
-    bool body_pending() const { return span_index_ < reader_.spans().size(); }
+    // No more body bytes will come for the content (none, all read, or dropped).
+    bool body_complete() const { return body_state_ != BodyState::reading || discard_body_; }
+    bool body_pending() const;
     // Sends `100 Continue` if the client asked for it and it was not sent yet.
     void continue_if_expected();
     // Resumes reading the body (the session drained what it was given).
     void resume_body();
 
-    // The session finished the response: `reusable` says whether the client connection
-    // can serve another request (the response was framed and complete).
-    void response_done(bool reusable);
-    // The session failed before any byte of the response: answer `status` instead.
-    void respond_error(int status);
-    // Something broke mid-response: close without a well-formed end (as nginx).
-    void abort_response();
-    // Hands the socket and the bytes pipelined after the request head to a tunnel.
-    std::unique_ptr<core::Stream> take_stream_for_tunnel(std::string& pipelined);
+    // Hands the socket, its worker_connections place and the bytes pipelined after the
+    // request head to a tunnel; tunnel_started() then frees this object.
+    tunnel::TunnelSide take_for_tunnel(std::string& pipelined);
     void tunnel_started();
-    // Response heads: add_header lines for `status`; whether the connection stays open
-    // after this response (for the Connection header); forbid keeping it.
+
+    // Response heads: add_header lines for `status`; the Keep-Alive header; whether the
+    // connection stays open after this response; forbid keeping it.
     void append_add_headers(int status, core::Buffer& out);
     void append_keepalive_header(core::Buffer& out);
     // Appends `url`, made absolute when it starts with '/' (absolute_redirect).
@@ -89,21 +137,26 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     void set_no_keepalive() { keepalive_ = false; }
 
     // An error-log line with nginx's context: client, server, request, upstream (when
-    // given), host.
+    // given), host. Goes to the location's error_log if it has one.
     void log_error(conf::LogLevel level, std::string_view message, std::string_view upstream = {});
-    // Variables that live here: $upstream_http_* / $sent_http_* of the response being
-    // relayed, $request_id (random, fixed per request), $ssl_* of the TLS session.
-    void append_response_header(bool upstream, std::string_view name, std::string& out);
+    // Variables that live here: $upstream_http_* of the response being relayed,
+    // $sent_http_* of the response sent, $request_id (random, fixed per request),
+    // $ssl_* of the TLS session.
+    void append_upstream_header(std::string_view name, std::string& out);
+    void append_sent_header(std::string_view name, std::string& out);
     void append_request_id(std::string& out);
     void append_tls_variable(conf::BuiltinVar v, std::string& out);
 
-    ClientConnection* prev = nullptr;  // the worker's list of connections
-    ClientConnection* next = nullptr;
+    core::ListHook all_link;   // the worker's connections
+    core::ListHook idle_link;  // the worker's idle keep-alive connections, oldest last
 
   private:
-    enum class Phase : uint8_t { handshake, head, handling, linger, closed };
+    enum class Phase : uint8_t { handshake, idle, head, body, responding, lingering, closed };
     enum class BodyState : uint8_t { none, reading, done };
+    // What the connection waits for from the client, which decides the read timer.
+    enum class ReadWait : uint8_t { nothing, header, keepalive, body, discard, linger };
 
+    // connection.cpp
     void handshake();
     void on_readable();
     void on_writable();
@@ -113,41 +166,47 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     HeadLimits head_limits() const;
     bool adopt_runtime();
     void on_head_done();
-    void route();
-    void dispatch();
-    bool validate_head(int& status);
-    void run_set(const conf::SetVar& s, RequestVars& vars);
-    void handle_return(const conf::ReturnConf& ret);
-    void redirect(int code, std::string_view url);
-    void respond_text(int code, std::string_view text);
-    bool start_response();
-    void start_proxy();
-    void read_body();
-    void feed_body();
-    void discard_body_spans();
-    bool chunked_body_too_large();
-    void arm_body_timer();
+    void set_phase(Phase p);
+    void wait_for_client(ReadWait why);
     void finish_request();
     void next_request();
-    void send_simple(int status, std::string_view location, bool close_after);
-    void respond(int status, std::string_view content_type, std::string_view body,
-                 std::string_view location);
-    void fail_request(int status, std::string_view reason);
     void linger();
     bool needs_lingering_close() const;
     void close_now();
     void on_read_timeout();
     void on_write_timeout();
-    void on_linger_timeout();
+
+    // request_checks.cpp, phases.cpp
+    bool validate_head(int& status);
+    void route();
+    bool select_location();
+    int find_location_phase();
+    int run_hooks();
+    int access_phase();
+    void start_content();
+    bool redirect_cycle(std::string_view target);
+
+    // respond.cpp
+    bool try_error_page(int status);
+    void send_simple(int status, std::string_view location, bool close_after);
+    bool start_response();
+    void fail_request(int status, std::string_view reason);
     void write_access_log();
-    // Ends the proxy session; it is freed after this loop iteration because it may be
-    // the caller.
-    void drop_proxy();
-    const conf::LocationConf& loc() const;
+
+    // connection_body.cpp
+    void read_body();
+    void discard_body_spans();
+    void discard_body();
+    bool chunked_body_too_large();
+    void after_body_read();
+    // Ends the content session; it is released after this loop iteration because it may
+    // be the caller.
+    void drop_content();
 
     HttpWorker& worker_;
     std::shared_ptr<const Runtime> runtime_;
     std::unique_ptr<core::Stream> stream_;
+    core::ConnectionSlot slot_;
     core::TlsStream* tls_ = nullptr;  // stream_ when it is TLS
     bool plain_http_ = false;         // plain HTTP arrived on a TLS port
     core::SockAddr peer_;
@@ -163,7 +222,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     RequestReader reader_;
     Request req_;
     OutQueue out_;
-    std::unique_ptr<ProxySession> proxy_;
+    ContentSessionPtr content_;
     std::string scratch_;  // URI normalisation and other per-request text
     char request_id_[32];
     bool request_id_set_ = false;
@@ -171,19 +230,20 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     core::Timer read_timer_;
     core::Timer write_timer_;
     Phase phase_ = Phase::head;
+    ReadWait read_wait_ = ReadWait::nothing;
     BodyState body_state_ = BodyState::none;
-    size_t span_index_ = 0;      // next body span to hand out
-    size_t span_offset_ = 0;     // bytes of that span already sent
-    bool discard_body_ = false;  // read and drop the body (return, errors)
+    size_t span_index_ = 0;          // next body span to hand out
+    size_t span_offset_ = 0;         // bytes of that span already sent
+    bool discard_body_ = false;      // read and drop the body (ferry answered, or errors)
+    bool response_started_ = false;  // a response head was queued: no other may start
     bool response_done_ = false;
     bool keepalive_ = true;
-    bool idle_ = true;  // between requests, no byte of the next one yet
     bool quitting_ = false;
     bool continue_sent_ = false;
     bool readable_ = true;  // edge-triggered readiness as last seen
     bool writable_ = true;
     bool peer_closed_ = false;
-    int64_t linger_deadline_ = 0;
+    int64_t linger_deadline_ = 0;  // lingering_time: the end of dropping the client's bytes
 };
 
 }  // namespace ferry::http

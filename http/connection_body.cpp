@@ -1,15 +1,18 @@
 // ClientConnection: the request body. Body bytes are parsed in place in the read
-// buffer and handed out as spans (to a proxy session, or dropped), without a copy.
+// buffer and handed out as spans (to a content session, or dropped), without a copy.
+// The client's body timer runs only while ferry wants more bytes: while the content
+// has not taken the spans already read (its upstream is slower than the client), ferry
+// reads nothing and no client timeout runs.
 #include <fmt/format.h>
 
 #include "http/connection.h"
 #include "http/http_worker.h"
-#include "http/proxy.h"
 #include "http/runtime.h"
 
 namespace ferry::http {
 
 std::string_view ClientConnection::next_body_span() {
+    if (discard_body_) return {};
     const auto& spans = reader_.spans();
     if (span_index_ >= spans.size()) return {};
     const BodySpan& s = spans[span_index_];
@@ -23,6 +26,10 @@ void ClientConnection::body_span_sent(size_t n) {
         ++span_index_;
         span_offset_ = 0;
     }
+}
+
+bool ClientConnection::body_pending() const {
+    return !discard_body_ && span_index_ < reader_.spans().size();
 }
 
 void ClientConnection::resume_body() {
@@ -40,13 +47,14 @@ bool ClientConnection::chunked_body_too_large() {
     log_error(
         conf::LogLevel::error,
         fmt::format("client intended to send too large chunked body: {} bytes", req_.body_decoded));
-    if (proxy_ && proxy_->response_started()) {
+    if (response_started_) {
         abort_response();
         return true;
     }
-    drop_proxy();
+    drop_content();
     body_state_ = BodyState::none;
     keepalive_ = false;
+    set_phase(Phase::responding);
     send_simple(413, {}, true);
     return true;
 }
@@ -56,11 +64,40 @@ void ClientConnection::discard_body_spans() {
     span_offset_ = 0;
 }
 
+// From now on the body is read and dropped (ferry answers itself, or the content gave
+// up on it).
+void ClientConnection::discard_body() {
+    if (body_state_ == BodyState::none && keepalive_ && (req_.content_length > 0 || req_.chunked)) {
+        body_state_ = BodyState::reading;
+        set_phase(Phase::body);
+    }
+    if (body_state_ != BodyState::reading) return;
+    discard_body_ = true;
+    discard_body_spans();
+}
+
+// The whole body was read.
+void ClientConnection::after_body_read() {
+    body_state_ = BodyState::done;
+    set_phase(Phase::responding);
+    wait_for_client(ReadWait::nothing);
+    if (discard_body_) {
+        discard_body_spans();
+        if (response_done_ && out_.drained()) finish_request();
+    } else if (content_) {
+        content_->on_body_available();
+    }
+}
+
 // Parses and reads body bytes until the consumer has spans to send, the body ends, or
 // the socket has nothing more. Body bytes land after the head in in_; once every span
 // was consumed the region is reused.
 void ClientConnection::read_body() {
-    if (body_state_ != BodyState::reading || body_pending()) return;
+    if (body_state_ != BodyState::reading || body_pending()) {
+        // Not ready for more: the content still holds bytes read earlier.
+        if (body_state_ == BodyState::reading) wait_for_client(ReadWait::nothing);
+        return;
+    }
     reader_.clear_spans();
     span_index_ = span_offset_ = 0;
     size_t head_end = reader_.head_end();
@@ -81,14 +118,7 @@ void ClientConnection::read_body() {
                     fail_request(400, reader_.error_reason());
                     return;
                 case RequestReader::Event::message_done:
-                    body_state_ = BodyState::done;
-                    worker_.loop().timers().cancel(read_timer_);
-                    if (discard_body_) {
-                        discard_body_spans();
-                        if (response_done_ && out_.drained()) finish_request();
-                    } else if (proxy_) {
-                        proxy_->on_body_available();
-                    }
+                    after_body_read();
                     return;
                 case RequestReader::Event::body:
                     if (discard_body_) {
@@ -96,7 +126,8 @@ void ClientConnection::read_body() {
                         continue;
                     }
                     if (chunked_body_too_large()) return;
-                    if (proxy_) proxy_->on_body_available();
+                    wait_for_client(ReadWait::nothing);
+                    if (content_) content_->on_body_available();
                     return;
                 default:
                     break;
@@ -116,29 +147,15 @@ void ClientConnection::read_body() {
                 log_error(conf::LogLevel::info,
                           "client prematurely closed connection while reading client request body");
                 if (response_done_) write_access_log();  // the answer went out: log it
-                if (proxy_) proxy_->on_client_failed();
                 close_now();
                 return;
             }
-            arm_body_timer();
+            // Waiting for more body: client_body_timeout while someone wants it; once
+            // ferry has answered and only drops it, the lingering timeouts.
+            wait_for_client(discard_body_ && response_done_ ? ReadWait::discard : ReadWait::body);
             return;
         }
     }
-}
-
-// Waiting for more body: client_body_timeout while someone wants it; once ferry has
-// answered and only drops it, nginx's lingering_timeout between reads and
-// lingering_time in all.
-void ClientConnection::arm_body_timer() {
-    int64_t now = worker_.loop().now();
-    if (!(discard_body_ && response_done_)) {
-        worker_.loop().timers().arm_lazily(read_timer_, now, loc().client_body_timeout);
-        return;
-    }
-    if (linger_deadline_ == 0) linger_deadline_ = now + loc().lingering_time;
-    int64_t left = linger_deadline_ - now;
-    int64_t wait = left < loc().lingering_timeout ? left : loc().lingering_timeout;
-    worker_.loop().timers().arm(read_timer_, now, wait > 0 ? wait : 0);
 }
 
 }  // namespace ferry::http

@@ -7,8 +7,8 @@
 #include "core/tls_stream.h"
 #include "http/access_log.h"
 #include "http/connection.h"
+#include "http/header_rules.h"
 #include "http/http_worker.h"
-#include "http/proxy.h"
 #include "http/response.h"
 #include "http/runtime.h"
 #include "http/variables.h"
@@ -18,7 +18,8 @@ namespace ferry::http {
 void ClientConnection::write_access_log() {
     if (req_.logged) return;
     req_.logged = true;
-    const auto& logs = runtime_->access_logs(loc());
+    const auto& logs =
+        req_.location_rt ? req_.location_rt->access_logs : runtime_->access_logs(loc());
     if (logs.empty()) return;
     RequestVars vars(*this);
     thread_local std::string line;
@@ -34,9 +35,35 @@ void ClientConnection::write_access_log() {
     }
 }
 
-void ClientConnection::append_response_header(bool upstream, std::string_view name,
-                                              std::string& out) {
-    if (proxy_) proxy_->append_response_header(upstream, name, out);
+void ClientConnection::append_upstream_header(std::string_view name, std::string& out) {
+    if (content_) content_->append_upstream_header(name, out);
+}
+
+// $sent_http_NAME: from the response head as it was sent (Server, Date, the relayed
+// and added headers, Connection...); several lines of one name are joined with ", ".
+void ClientConnection::append_sent_header(std::string_view name, std::string& out) {
+    std::string_view head = req_.sent_head;
+    size_t eol = head.find("\r\n");  // past the status line
+    bool first = true;
+    while (eol != std::string_view::npos) {
+        head.remove_prefix(eol + 2);
+        eol = head.find("\r\n");
+        std::string_view line = head.substr(0, eol);
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon != name.size()) continue;
+        bool same = true;
+        for (size_t i = 0; i < colon && same; ++i) {
+            char c = line[i] == '-' ? '_' : static_cast<char>(tolower(line[i]));
+            same = c == name[i];
+        }
+        if (!same) continue;
+        std::string_view value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ')
+            value.remove_prefix(1);
+        if (!first) out += ", ";
+        out += value;
+        first = false;
+    }
 }
 
 void ClientConnection::append_request_id(std::string& out) {
@@ -115,10 +142,13 @@ void ClientConnection::append_keepalive_header(core::Buffer& out) {
 void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
                                  std::string_view upstream) {
     core::ErrorLog& log = core::ErrorLog::instance();
-    if (!log.enabled(level)) return;
+    const LocationRt* rt = req_.location_rt;
+    if (!rt && runtime_->config().http) rt = &runtime_->location(loc());
+    bool own = rt && !rt->error_log.empty();
+    if (!own && !log.enabled(level)) return;
     std::string line(message);
     // nginx says what the connection was doing when the head is not complete yet.
-    if (phase_ == Phase::head && !idle_) line += " while reading client request headers";
+    if (phase_ == Phase::head) line += " while reading client request headers";
     line += ", client: ";
     line += peer_.ip();
     line += ", server: ";
@@ -138,12 +168,16 @@ void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
         line += req_.host_header;
         line += '"';
     }
-    log.write(level, number_, line);
+    if (own) {
+        core::ErrorLog::write_to(rt->error_log, level, number_, line);
+    } else {
+        log.write(level, number_, line);
+    }
 }
 
 // ---- tunnel hand-over -----------------------------------------------------------------
 
-std::unique_ptr<core::Stream> ClientConnection::take_stream_for_tunnel(std::string& pipelined) {
+tunnel::TunnelSide ClientConnection::take_for_tunnel(std::string& pipelined) {
     if (in_.allocated() && parsed_ < in_.end()) {
         pipelined.assign(in_.data() + parsed_, in_.end() - parsed_);
     }
@@ -151,23 +185,23 @@ std::unique_ptr<core::Stream> ClientConnection::take_stream_for_tunnel(std::stri
     worker_.loop().timers().cancel(write_timer_);
     worker_.loop().remove(stream_->fd());
     tls_ = nullptr;
-    return std::move(stream_);
+    return tunnel::TunnelSide{std::move(stream_), std::move(slot_)};
 }
 
 void ClientConnection::tunnel_started() {
-    // The tunnel now owns the socket and writes the access log line when it ends; this
-    // object goes away without counting the connection as closed twice.
-    phase_ = Phase::closed;
-    drop_proxy();
+    // The tunnel now owns the socket, its worker_connections place, and writes the access
+    // log line when it ends.
+    set_phase(Phase::closed);
+    drop_content();
     in_.release();
     out_.clear();
-    worker_.remove(this, false);
+    worker_.remove(this);
 }
 
-void ClientConnection::drop_proxy() {
-    if (!proxy_) return;
-    proxy_->on_client_failed();  // a no-op once the session finished; else it stops it
-    worker_.release_session(std::move(proxy_));
+void ClientConnection::drop_content() {
+    if (!content_) return;
+    ContentSessionPtr session = std::move(content_);
+    session->on_client_failed();  // a no-op once the session finished; else it stops it
 }
 
 }  // namespace ferry::http

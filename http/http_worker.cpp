@@ -4,9 +4,13 @@
 
 #include "http/connection.h"
 #include "http/http_date.h"
-#include "http/proxy.h"
+#include "http/upstream_session.h"
 
 namespace ferry::http {
+
+namespace {
+constexpr size_t kPooledSessions = 256;
+}
 
 HttpWorker::HttpWorker(core::Worker& worker, std::shared_ptr<const Runtime> runtime)
     : worker_(worker),
@@ -42,59 +46,56 @@ TimeCache& HttpWorker::times() {
     return t;
 }
 
-void HttpWorker::on_accept(core::UniqueFd fd, const core::SockAddr& peer, int tag) {
+void HttpWorker::on_accept(core::UniqueFd fd, core::ConnectionSlot slot, const core::SockAddr& peer,
+                           int tag) {
     if (static_cast<size_t>(tag) >= runtime_->addresses().size()) return;
     // Responses are written whole; small ones must not wait for delayed ACKs (nginx's
     // tcp_nodelay on).
     if (peer.family() != AF_UNIX) core::set_nodelay(fd.get());
     auto stream = std::make_unique<core::PlainStream>(std::move(fd));
-    auto* c = new ClientConnection(*this, std::move(stream), peer, tag, next_connection_number());
-    c->next = clients_;
-    if (clients_) clients_->prev = c;
-    clients_ = c;
-    ++client_count_;
+    auto* c = new ClientConnection(*this, std::move(stream), std::move(slot), peer, tag,
+                                   next_connection_number());
+    clients_.push_front(c);
     c->start();
 }
 
-void HttpWorker::remove(ClientConnection* c, bool release_slot) {
-    if (c->prev) c->prev->next = c->next;
-    if (c->next) c->next->prev = c->prev;
-    if (clients_ == c) clients_ = c->next;
-    c->prev = c->next = nullptr;
-    --client_count_;
-    if (release_slot) worker_.release_connection();
+void HttpWorker::remove(ClientConnection* c) {
+    clients_.remove(c);
+    idle_.remove(c);
     worker_.loop().defer_delete(std::unique_ptr<core::Deferred>(c));
+}
+
+// Closes the connections idle the longest; each gives its slot back as it closes.
+size_t HttpWorker::reclaim_idle(size_t n) {
+    size_t closed = 0;
+    while (closed < n && !idle_.empty()) {
+        idle_.back()->terminate();
+        ++closed;
+    }
+    return closed;
 }
 
 void HttpWorker::on_quit() {
     quitting_ = true;
-    upstreams_.stop_pooling();  // idle upstream connections would hold the exit back
-    // quit() may close (and unlink) the connection: take the next one first.
-    for (ClientConnection* c = clients_; c;) {
-        ClientConnection* next = c->next;
+    upstreams_.stop_pooling();            // idle upstream connections would hold the exit back
+    for (ClientConnection* c : clients_)  // the iterator tolerates c closing itself
         c->quit();
-        c = next;
-    }
 }
 
 void HttpWorker::on_terminate() {
-    while (clients_)
-        clients_->terminate();
+    while (!clients_.empty())
+        clients_.front()->terminate();
     tunnels_.close_all();
 }
 
-namespace {
-constexpr size_t kPooledSessions = 256;
-}
-
-std::unique_ptr<ProxySession> HttpWorker::acquire_session() {
-    if (sessions_.empty()) return std::make_unique<ProxySession>(*this);
-    std::unique_ptr<ProxySession> s = std::move(sessions_.back());
+UpstreamSession* HttpWorker::acquire_session() {
+    if (sessions_.empty()) return new UpstreamSession(*this);
+    UpstreamSession* s = sessions_.back().release();
     sessions_.pop_back();
     return s;
 }
 
-void HttpWorker::release_session(std::unique_ptr<ProxySession> session) {
+void HttpWorker::release_session(UpstreamSession* session) {
     if (releasing_.empty()) {
         worker_.loop().defer([this] {
             for (auto& s : releasing_) {
@@ -104,7 +105,7 @@ void HttpWorker::release_session(std::unique_ptr<ProxySession> session) {
             releasing_.clear();
         });
     }
-    releasing_.push_back(std::move(session));
+    releasing_.emplace_back(session);
 }
 
 void HttpWorker::set_runtime(std::shared_ptr<const Runtime> runtime) {

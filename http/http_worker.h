@@ -4,13 +4,14 @@
 // thread only.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/intrusive_list.h"
 #include "core/worker.h"
 #include "http/access_log.h"
+#include "http/connection.h"
 #include "http/runtime.h"
 #include "http/upstream_pool.h"
 #include "tunnel/pipe_pool.h"
@@ -18,8 +19,7 @@
 
 namespace ferry::http {
 
-class ClientConnection;
-class ProxySession;
+class UpstreamSession;
 class TimeCache;
 
 class HttpWorker final : public core::WorkerApp {
@@ -28,9 +28,12 @@ class HttpWorker final : public core::WorkerApp {
     ~HttpWorker() override;
 
     // core::WorkerApp
-    void on_accept(core::UniqueFd fd, const core::SockAddr& peer, int tag) override;
+    void on_accept(core::UniqueFd fd, core::ConnectionSlot slot, const core::SockAddr& peer,
+                   int tag) override;
     void on_quit() override;
     void on_terminate() override;
+    size_t reclaim_idle(size_t n) override;
+    size_t reclaimable() const override { return idle_.size(); }
 
     // Adopts a new configuration (reload): new connections and requests use it.
     void set_runtime(std::shared_ptr<const Runtime> runtime);
@@ -46,16 +49,18 @@ class HttpWorker final : public core::WorkerApp {
     // This thread's formatted times, refreshed to the loop's clock.
     TimeCache& times();
 
-    // Proxy sessions come from a pool so that their buffers and strings are reused: a
-    // warmed-up worker proxies without allocating. A released session may be the
+    // Upstream sessions come from a pool so that their buffers and strings are reused:
+    // a warmed-up worker proxies without allocating. A released session may be the
     // caller, so it is reset and pooled only after this loop iteration.
-    std::unique_ptr<ProxySession> acquire_session();
-    void release_session(std::unique_ptr<ProxySession> session);
+    UpstreamSession* acquire_session();
+    void release_session(UpstreamSession* session);
 
-    // A connection closed: unlink it and free it after this iteration. Its
-    // worker_connections slot is released unless a tunnel took it over.
-    void remove(ClientConnection* c, bool release_slot = true);
-    size_t client_count() const { return client_count_; }
+    // A connection closed: unlink it and free it after this iteration.
+    void remove(ClientConnection* c);
+    size_t client_count() const { return clients_.size(); }
+    // Connections waiting idle between requests, the most recent first.
+    void enter_idle(ClientConnection* c) { idle_.push_front(c); }
+    void leave_idle(ClientConnection* c) { idle_.remove(c); }
 
     // A process-wide connection number for $connection and "*N" in the error log.
     static uint64_t next_connection_number();
@@ -68,10 +73,10 @@ class HttpWorker final : public core::WorkerApp {
     tunnel::TunnelManager tunnels_;
     UpstreamPools upstreams_;
     AccessLogWriter access_log_;
-    std::vector<std::unique_ptr<ProxySession>> sessions_;   // ready for reuse
-    std::vector<std::unique_ptr<ProxySession>> releasing_;  // reset at iteration end
-    ClientConnection* clients_ = nullptr;
-    size_t client_count_ = 0;
+    std::vector<std::unique_ptr<UpstreamSession>> sessions_;   // ready for reuse
+    std::vector<std::unique_ptr<UpstreamSession>> releasing_;  // reset at iteration end
+    core::IntrusiveList<ClientConnection, &ClientConnection::all_link> clients_;
+    core::IntrusiveList<ClientConnection, &ClientConnection::idle_link> idle_;
     bool quitting_ = false;
 };
 

@@ -28,6 +28,16 @@ void Request::clear() {
     head_only = false;
     server = nullptr;
     location = nullptr;
+    location_rt = nullptr;
+    phase = RequestPhase::server_rewrite;
+    phase_hook = 0;
+    uri_changes = 11;
+    internal = false;
+    uri_changed = false;
+    error_page = false;
+    err_status = 0;
+    args_storage.clear();
+    sent_head.clear();
     captures.offsets.clear();
     captures_subject = {};
     captures_regex = nullptr;

@@ -15,6 +15,22 @@
 namespace ferry::http {
 
 struct ServerRt;
+struct LocationRt;
+
+// Where a request is in nginx's phases (ngx_http_core_run_phases). An internal redirect
+// (error_page, try_files, a named location) goes back to server_rewrite or rewrite;
+// `rewrite ... last` goes back to find_location through post_rewrite.
+enum class RequestPhase : uint8_t {
+    server_rewrite,
+    find_location,
+    rewrite,
+    post_rewrite,
+    preaccess,
+    access,
+    post_access,
+    precontent,
+    content,
+};
 
 struct HeaderField {
     std::string_view name;
@@ -59,7 +75,19 @@ struct Request {
     // ---- what serving it decided
     const ServerRt* server = nullptr;
     const conf::LocationConf* location = nullptr;
-    conf::Captures captures;  // from a regex location (or server_name)
+    const LocationRt* location_rt = nullptr;  // with `location` (or the server's defaults)
+    RequestPhase phase = RequestPhase::server_rewrite;
+    uint8_t phase_hook = 0;  // the next hook of the phase (a waiting hook runs again)
+    // nginx's uri_changes: internal redirects left before "rewrite or internal
+    // redirection cycle" (500).
+    int uri_changes = 11;
+    bool internal = false;     // reached by an internal redirect: `internal` locations serve it
+    bool uri_changed = false;  // a rewrite changed $uri: find the location again
+    bool error_page = false;   // an error_page redirect happened (recursive_error_pages off)
+    int err_status = 0;        // the status sent whatever the content says (error_page)
+    std::string args_storage;  // args after an internal redirect (args points here)
+    std::string sent_head;     // the response head as sent, for $sent_http_*
+    conf::Captures captures;   // from a regex location (or server_name)
     std::string_view captures_subject;
     const conf::Regex* captures_regex = nullptr;  // for named captures
     // A regex server_name's captures: its named ones stay variables for the whole

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "http/content.h"
 #include "http/uri.h"
 
 namespace ferry::http {
@@ -68,6 +69,7 @@ std::shared_ptr<const Runtime> Runtime::build(std::shared_ptr<const conf::Config
     rt->config_ = std::move(config);
     if (!rt->config_->http) return rt;
     bool ok = rt->build_addresses(diags);
+    rt->build_locations();
     ok = rt->build_upstreams(diags) && ok;
     ok = ok && rt->build_tls(diags);
     if (open_files) ok = rt->open_logs(diags) && ok;
@@ -187,18 +189,41 @@ bool Runtime::build_upstreams(conf::Diagnostics& diags) {
     return ok;
 }
 
+// A LocationRt for every location and every server's defaults, with the content
+// handler chosen once here.
+void Runtime::build_locations() {
+    auto add = [&](const conf::LocationConf& l) {
+        auto rt = std::make_unique<LocationRt>();
+        rt->conf = &l;
+        rt->content = choose_content(l);
+        locations_[&l] = rt.get();
+        location_list_.push_back(std::move(rt));
+    };
+    for (const auto& s : config_->http->servers) {
+        add(s->defaults);
+        for_each_location(*s, add);
+    }
+}
+
 bool Runtime::open_logs(conf::Diagnostics& diags) {
     bool ok = true;
-    for (const auto& s : config_->http->servers) {
-        open_location_logs(s->defaults, diags, ok);
-        for_each_location(*s,
-                          [&](const conf::LocationConf& l) { open_location_logs(l, diags, ok); });
-    }
+    for (auto& loc : location_list_)
+        open_location_logs(*loc, diags, ok);
     return ok;
 }
 
-void Runtime::open_location_logs(const conf::LocationConf& loc, conf::Diagnostics& diags,
-                                 bool& ok) {
+void Runtime::open_location_logs(LocationRt& rt, conf::Diagnostics& diags, bool& ok) {
+    const conf::LocationConf& loc = *rt.conf;
+    for (const conf::ErrorLogConf& e : loc.error_logs) {
+        std::string error;
+        int fd = core::LogFiles::instance().open(e.path, error);
+        if (fd < 0) {
+            diags.push_back(error_at(e.loc, error));
+            ok = false;
+            continue;
+        }
+        rt.error_log.push_back({fd, e.level});
+    }
     std::vector<AccessLogRt> targets;
     for (const conf::AccessLogConf& a : loc.access_logs) {
         if (a.path_template || a.path.rfind("syslog:", 0) == 0) continue;  // not supported
@@ -221,7 +246,7 @@ void Runtime::open_location_logs(const conf::LocationConf& loc, conf::Diagnostic
         }
         targets.push_back({fd, &a});
     }
-    if (!targets.empty()) logs_[&loc] = std::move(targets);
+    rt.access_logs = std::move(targets);
 }
 
 const ServerRt& Runtime::find_server(int tag, std::string_view host, conf::Captures* caps,
@@ -229,11 +254,6 @@ const ServerRt& Runtime::find_server(int tag, std::string_view host, conf::Captu
     const AddressRt& a = addresses_[tag];
     const conf::ServerConf* s = a.index->find(host, caps, matched);
     return *by_conf_.at(s);
-}
-
-const std::vector<AccessLogRt>& Runtime::access_logs(const conf::LocationConf& loc) const {
-    auto it = logs_.find(&loc);
-    return it == logs_.end() ? no_logs_ : it->second;
 }
 
 // The server a TLS client names in its SNI, by the same rules as Host; the address's
@@ -287,14 +307,13 @@ bool Runtime::build_tls(conf::Diagnostics& diags) {
             return choice;
         });
     }
-    for (const auto& s : config_->http->servers) {
-        for_each_location(
-            *s, [&](const conf::LocationConf& l) { ok = build_upstream_tls(l, diags) && ok; });
-    }
+    for (auto& loc : location_list_)
+        ok = build_upstream_tls(*loc, diags) && ok;
     return ok;
 }
 
-bool Runtime::build_upstream_tls(const conf::LocationConf& loc, conf::Diagnostics& diags) {
+bool Runtime::build_upstream_tls(LocationRt& rt, conf::Diagnostics& diags) {
+    const conf::LocationConf& loc = *rt.conf;
     if (!loc.proxy_pass || loc.proxy_pass->scheme != conf::ProxyPass::Scheme::https) return true;
     std::string error;
     core::SslCtxPtr ctx = core::make_client_context(core::client_settings_from(loc.proxy), error);
@@ -302,13 +321,8 @@ bool Runtime::build_upstream_tls(const conf::LocationConf& loc, conf::Diagnostic
         diags.push_back(error_at(loc.proxy_pass->loc, error));
         return false;
     }
-    upstream_tls_[&loc] = std::move(ctx);
+    rt.upstream_tls = std::move(ctx);
     return true;
-}
-
-SSL_CTX* Runtime::upstream_tls(const conf::LocationConf& loc) const {
-    auto it = upstream_tls_.find(&loc);
-    return it == upstream_tls_.end() ? nullptr : it->second.get();
 }
 
 }  // namespace ferry::http

@@ -11,6 +11,7 @@
 
 #include "conf/diagnostic.h"
 #include "conf/model.h"
+#include "core/log.h"
 #include "core/socket.h"
 #include "core/tls.h"
 #include "http/location_index.h"
@@ -63,6 +64,18 @@ struct AccessLogRt {
     const conf::AccessLogConf* conf = nullptr;
 };
 
+class ContentHandler;
+
+// What a location (or a server's defaults) needs at run time beyond its settings.
+struct LocationRt {
+    const conf::LocationConf* conf = nullptr;
+    const ContentHandler* content = nullptr;  // null: nothing to serve (404)
+    std::vector<AccessLogRt> access_logs;     // empty: not logged
+    // Its own error_log (http, server or location level); empty: the main error log.
+    std::vector<core::ErrorLog::Target> error_log;
+    core::SslCtxPtr upstream_tls;  // the client context when the target is https://
+};
+
 class Runtime {
   public:
     // Compiles `config`. Problems (unresolvable hosts, unopenable files) are appended to
@@ -81,10 +94,16 @@ class Runtime {
                                 const conf::Regex** matched = nullptr) const;
     const ServerRt& server_of(const conf::ServerConf* s) const { return *by_conf_.at(s); }
 
+    // The run-time side of a location or of a server's defaults.
+    const LocationRt& location(const conf::LocationConf& loc) const { return *locations_.at(&loc); }
     // Opened access log targets of a location (empty: not logged).
-    const std::vector<AccessLogRt>& access_logs(const conf::LocationConf& loc) const;
+    const std::vector<AccessLogRt>& access_logs(const conf::LocationConf& loc) const {
+        return location(loc).access_logs;
+    }
     // The client context of a location whose proxy_pass is https://, else null.
-    SSL_CTX* upstream_tls(const conf::LocationConf& loc) const;
+    SSL_CTX* upstream_tls(const conf::LocationConf& loc) const {
+        return location(loc).upstream_tls.get();
+    }
 
   private:
     Runtime() = default;
@@ -92,18 +111,18 @@ class Runtime {
     bool build_upstreams(conf::Diagnostics& diags);
     bool open_logs(conf::Diagnostics& diags);
     bool build_tls(conf::Diagnostics& diags);
-    bool build_upstream_tls(const conf::LocationConf& loc, conf::Diagnostics& diags);
+    void build_locations();
+    bool build_upstream_tls(LocationRt& loc, conf::Diagnostics& diags);
     const ServerRt* sni_server(const AddressRt& a, std::string_view name) const;
-    void open_location_logs(const conf::LocationConf& loc, conf::Diagnostics& diags, bool& ok);
+    void open_location_logs(LocationRt& loc, conf::Diagnostics& diags, bool& ok);
 
     std::shared_ptr<const conf::Config> config_;
     std::vector<std::unique_ptr<ServerRt>> servers_;
     std::unordered_map<const conf::ServerConf*, const ServerRt*> by_conf_;
     std::vector<AddressRt> addresses_;
     std::vector<UpstreamGroup> upstreams_;
-    std::unordered_map<const conf::LocationConf*, std::vector<AccessLogRt>> logs_;
-    std::vector<AccessLogRt> no_logs_;
-    std::unordered_map<const conf::LocationConf*, core::SslCtxPtr> upstream_tls_;
+    std::vector<std::unique_ptr<LocationRt>> location_list_;  // in configuration order
+    std::unordered_map<const conf::LocationConf*, const LocationRt*> locations_;
     int warned_default_log_ = 0;
 };
 

@@ -20,8 +20,6 @@ namespace ferry::http {
 
 class UpstreamPools;
 
-class UpstreamPools;
-
 // An open connection to an upstream peer. It holds one of its worker's
 // worker_connections slots until destroyed (or until a tunnel takes the slot over).
 // Its descriptor stays registered with the loop for its whole life, with the
@@ -30,9 +28,6 @@ class UpstreamPools;
 // no allocation.
 struct UpstreamConn final : core::Deferred, core::IoHandler {
     UpstreamConn() = default;
-    ~UpstreamConn() override {
-        if (slot_owner) slot_owner->release_connection();
-    }
     void on_io(uint32_t events) override;
     void on_idle_timeout();
 
@@ -43,7 +38,7 @@ struct UpstreamConn final : core::Deferred, core::IoHandler {
     const Peer* peer = nullptr;
     uint32_t requests = 0;
     int64_t created_ms = 0;
-    core::Worker* slot_owner = nullptr;
+    core::ConnectionSlot slot;  // its worker_connections place (a tunnel may take it)
 
     // While idle in the pool (owned by it): the group's list and keepalive_timeout.
     UpstreamPools* pool = nullptr;

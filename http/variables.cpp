@@ -137,8 +137,10 @@ void RequestVars::append(const conf::VarRef& var, std::string& out) {
             append_capture(var, out);
             return;
         case conf::VarKind::sent_http:
+            c_.append_sent_header(var.name, out);
+            return;
         case conf::VarKind::upstream_http:
-            c_.append_response_header(var.kind == conf::VarKind::upstream_http, var.name, out);
+            c_.append_upstream_header(var.name, out);
             return;
     }
 }

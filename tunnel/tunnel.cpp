@@ -28,14 +28,18 @@ struct UpstreamEnd : core::IoHandler {
     virtual void on_upstream_io(uint32_t events) = 0;
 };
 
-class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd {
+class Tunnel final : public core::Deferred,
+                     public ClientEnd,
+                     public UpstreamEnd,
+                     public TunnelLinks {
   public:
-    Tunnel(TunnelManager& mgr, std::unique_ptr<core::Stream> client,
-           std::unique_ptr<core::Stream> upstream, const TunnelOptions& options,
+    Tunnel(TunnelManager& mgr, TunnelSide client, TunnelSide upstream, const TunnelOptions& options,
            std::unique_ptr<TunnelObserver> observer)
         : mgr_(mgr),
-          client_stream_(std::move(client)),
-          upstream_stream_(std::move(upstream)),
+          client_stream_(std::move(client.stream)),
+          upstream_stream_(std::move(upstream.stream)),
+          client_slot_(std::move(client.slot)),
+          upstream_slot_(std::move(upstream.slot)),
           options_(options),
           observer_(std::move(observer)) {
         client_.stream = client_stream_.get();
@@ -62,8 +66,6 @@ class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd
     }
     void close(TunnelEnd end, int err);
     bool queued_ = false;
-    Tunnel* prev_ = nullptr;
-    Tunnel* next_ = nullptr;
 
   private:
     using Timer = core::Timer;
@@ -90,6 +92,9 @@ class Tunnel final : public core::Deferred, public ClientEnd, public UpstreamEnd
     TunnelManager& mgr_;
     std::unique_ptr<core::Stream> client_stream_;
     std::unique_ptr<core::Stream> upstream_stream_;
+    // Given back when the tunnel closes its sockets.
+    core::ConnectionSlot client_slot_;
+    core::ConnectionSlot upstream_slot_;
     Side client_;
     Side upstream_;
     Direction up_{client_, upstream_};    // client -> upstream
@@ -196,6 +201,8 @@ void Tunnel::close(TunnelEnd end, int err) {
     down_.release(mgr_.pipes());
     client_stream_.reset();
     upstream_stream_.reset();
+    client_slot_.reset();
+    upstream_slot_.reset();
     if (observer_) observer_->on_tunnel_end(stats);
     observer_.reset();
     mgr_.unlink(this);
@@ -208,16 +215,12 @@ TunnelManager::~TunnelManager() {
     close_all();
 }
 
-void TunnelManager::start(std::unique_ptr<core::Stream> client,
-                          std::unique_ptr<core::Stream> upstream, std::string to_client,
+void TunnelManager::start(TunnelSide client, TunnelSide upstream, std::string to_client,
                           std::string to_upstream, const TunnelOptions& options,
                           std::unique_ptr<TunnelObserver> observer) {
     auto* t =
         new Tunnel(*this, std::move(client), std::move(upstream), options, std::move(observer));
-    t->next_ = head_;
-    if (head_) head_->prev_ = t;
-    head_ = t;
-    ++count_;
+    tunnels_.push_front(t);
     t->start(std::move(to_client), std::move(to_upstream));
 }
 
@@ -238,18 +241,13 @@ void TunnelManager::queue(Tunnel* t) {
 
 void TunnelManager::unlink(Tunnel* t) {
     if (t->queued_) std::replace(ready_.begin(), ready_.end(), t, static_cast<Tunnel*>(nullptr));
-    if (t->prev_) t->prev_->next_ = t->next_;
-    if (t->next_) t->next_->prev_ = t->prev_;
-    if (head_ == t) head_ = t->next_;
-    --count_;
-    worker_.release_connection();
-    worker_.release_connection();
+    tunnels_.remove(t);
     loop().defer_delete(std::unique_ptr<core::Deferred>(t));
 }
 
 void TunnelManager::close_all() {
-    while (head_)
-        head_->close(TunnelEnd::shutdown, 0);
+    while (!tunnels_.empty())
+        static_cast<Tunnel*>(tunnels_.front())->close(TunnelEnd::shutdown, 0);
 }
 
 }  // namespace ferry::tunnel

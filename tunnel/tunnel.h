@@ -15,6 +15,7 @@
 
 #include "core/buffer.h"
 #include "core/event_loop.h"
+#include "core/intrusive_list.h"
 #include "core/stream.h"
 #include "core/timers.h"
 #include "core/worker.h"
@@ -56,7 +57,19 @@ struct TunnelOptions {
     int64_t client_send_timeout_ms = 60000;    // send_timeout
 };
 
+// One end of a tunnel: its stream, and the worker_connections place it holds until the
+// tunnel ends.
+struct TunnelSide {
+    std::unique_ptr<core::Stream> stream;
+    core::ConnectionSlot slot;
+};
+
 class Tunnel;
+// The links by which a TunnelManager lists its tunnels (a base of Tunnel, which is
+// private to tunnel.cpp).
+struct TunnelLinks {
+    core::ListHook link;
+};
 
 // Per-worker owner of tunnels and their pipe pool. Worker thread only.
 class TunnelManager {
@@ -70,14 +83,14 @@ class TunnelManager {
     // (the caller removed them from the loop). `to_client` and `to_upstream` are bytes
     // already in userspace that go first (the 101 head and what followed it; what the
     // client pipelined after its request). The two connections stay counted against
-    // worker_connections until the tunnel ends.
-    void start(std::unique_ptr<core::Stream> client, std::unique_ptr<core::Stream> upstream,
-               std::string to_client, std::string to_upstream, const TunnelOptions& options,
+    // worker_connections (by their slots) until the tunnel ends.
+    void start(TunnelSide client, TunnelSide upstream, std::string to_client,
+               std::string to_upstream, const TunnelOptions& options,
                std::unique_ptr<TunnelObserver> observer);
 
     // Ends every tunnel now (worker stop).
     void close_all();
-    size_t count() const { return count_; }
+    size_t count() const { return tunnels_.size(); }
     PipePool& pipes() { return pipes_; }
     core::BufferPool& buffers() { return buffers_; }
     core::EventLoop& loop() { return worker_.loop(); }
@@ -89,8 +102,7 @@ class TunnelManager {
     core::Worker& worker_;
     core::BufferPool& buffers_;
     PipePool& pipes_;
-    Tunnel* head_ = nullptr;
-    size_t count_ = 0;
+    core::IntrusiveList<TunnelLinks, &TunnelLinks::link> tunnels_;
     std::vector<Tunnel*> ready_;  // yielded tunnels to resume; closed ones become nullptr
 };
 

@@ -60,7 +60,6 @@ TEST_CASE("policy: security and routing directives are refused with a reason", "
              {"location / { grpc_pass grpc://x; }", "grpc_pass"},
              {"location / { limit_req zone=z; }", "limit_req"},
              {"location / { limit_except GET { deny all; } }", "limit_except"},
-             {"location @x { }\nlocation / { error_page 404 = @x; }", "error_page"},
          }) {
         INFO(c.body);
         auto r = load_text(in_server(c.body));
@@ -75,9 +74,6 @@ TEST_CASE("policy: a refused directive set to ferry's behaviour is accepted", "[
         load_text(in_server("auth_basic off; merge_slashes on; ssl_verify_client off;\n"
                             "location / { proxy_pass http://h; "
                             "proxy_pass_request_body on; auth_request off; }")));
-    auto r = load_text(in_server("location / { error_page 500 502 /50x.html; }"));
-    REQUIRE_LOADS(r);
-    CHECK(has_warning(r, "\"error_page\" is ignored by ferry"));
 }
 
 TEST_CASE("policy: whole modules ferry lacks are refused", "[conf][policy]") {

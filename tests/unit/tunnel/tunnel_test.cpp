@@ -93,14 +93,17 @@ struct Fixture {
 
     void start(std::string to_client, std::string to_upstream, tunnel::TunnelOptions opts = {}) {
         // The tunnel owns two connection slots, as after an upgrade.
-        REQUIRE(worker.take_connection());
-        REQUIRE(worker.take_connection());
+        tunnel::TunnelSide c{std::make_unique<core::PlainStream>(core::UniqueFd(client.far)),
+                             worker.take_connection()};
+        tunnel::TunnelSide u{std::make_unique<core::PlainStream>(core::UniqueFd(upstream.far)),
+                             worker.take_connection()};
+        REQUIRE(c.slot);
+        REQUIRE(u.slot);
         auto obs = std::make_unique<Ended>();
         obs->ended = &ended;
         obs->stats = &stats;
-        tunnels.start(std::make_unique<core::PlainStream>(core::UniqueFd(client.far)),
-                      std::make_unique<core::PlainStream>(core::UniqueFd(upstream.far)),
-                      std::move(to_client), std::move(to_upstream), opts, std::move(obs));
+        tunnels.start(std::move(c), std::move(u), std::move(to_client), std::move(to_upstream),
+                      opts, std::move(obs));
     }
 };
 

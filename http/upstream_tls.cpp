@@ -1,13 +1,13 @@
-// ProxySession: proxy_pass https://. The connected socket becomes a TLS client stream
-// (SNI and the verified name from proxy_ssl_server_name / proxy_ssl_name, a saved session
-// offered for resumption), and the handshake runs before the request is sent.
+// UpstreamSession: TLS to the upstream (proxy_pass https://). The connected socket becomes a TLS
+// client stream (SNI and the verified name from proxy_ssl_server_name / proxy_ssl_name, a saved
+// session offered for resumption), and the handshake runs before the request is sent.
 #include <memory>
 #include <string>
 
 #include "core/tls_stream.h"
 #include "http/connection.h"
 #include "http/http_worker.h"
-#include "http/proxy.h"
+#include "http/upstream_session.h"
 #include "http/variables.h"
 
 namespace ferry::http {
@@ -46,7 +46,7 @@ struct SessionSaver {
 }  // namespace
 
 // False on failure (already answered).
-bool ProxySession::start_tls(const Peer& peer) {
+bool UpstreamSession::start_tls(const Peer& peer) {
     up_tls_ = nullptr;
     SSL_CTX* ctx = rt_->upstream_tls(*loc_);
     if (!ctx) return true;  // plain http://
@@ -78,11 +78,11 @@ bool ProxySession::start_tls(const Peer& peer) {
     return true;
 }
 
-void ProxySession::tls_handshake() {
+void UpstreamSession::tls_handshake() {
     core::IoResult r = up_->stream->handshake();
     if (r.status == core::Io::again) {
-        if (r.want_read) s_.readable = false;
-        if (r.want_write) s_.writable = false;
+        if (r.want_read) a_.readable = false;
+        if (r.want_write) a_.writable = false;
         return;
     }
     if (r.status != core::Io::ok) {

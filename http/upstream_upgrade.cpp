@@ -1,4 +1,4 @@
-// ProxySession: `101 Switching Protocols`. Both sockets and the bytes already read on
+// UpstreamSession: `101 Switching Protocols`. Both sockets and the bytes already read on
 // each side go to a tunnel; the HTTP objects are freed, and the access log line, mostly
 // formatted now, is finished when the tunnel ends.
 #include <cerrno>
@@ -8,8 +8,8 @@
 #include "http/header_rules.h"
 #include "http/http_date.h"
 #include "http/http_worker.h"
-#include "http/proxy.h"
 #include "http/response.h"
+#include "http/upstream_session.h"
 #include "http/variables.h"
 #include "tunnel/tunnel.h"
 
@@ -105,11 +105,12 @@ class TunnelLog final : public tunnel::TunnelObserver {
 
 }  // namespace
 
-void ProxySession::start_upgrade() {
+void UpstreamSession::start_upgrade() {
     Request& r = c_->request();
     r.status = 101;
     record_upstream(101);
     if (group_ >= 0) w_.upstreams().succeeded(*rt_, group_, choice_);
+    const UpstreamHead& up_head = codec_->head();
 
     // The 101 for the client: upstream headers minus hop-by-hop ones, then the Upgrade
     // the upstream chose and Connection: upgrade.
@@ -119,7 +120,7 @@ void ProxySession::start_upgrade() {
     head += w_.times().http_date();
     head += "\r\n";
     std::string_view upgrade;
-    for (const HeaderField& h : head_reader_.headers()) {
+    for (const HeaderField& h : up_head.headers) {
         const HeaderInfo* info = lookup_header(h.name);
         if (info && info->id == KnownHeader::upgrade) {
             upgrade = h.value;
@@ -134,11 +135,11 @@ void ProxySession::start_upgrade() {
     if (!upgrade.empty()) head.append("Upgrade: ").append(upgrade).append("\r\n");
     head += "Connection: upgrade\r\n\r\n";
     uint64_t response_head = head.size();
-    // What the upstream sent after its 101 goes to the client right after our head.
-    size_t after = head_reader_.head_end();
-    // $upstream_bytes_received counts them with the head: the tunnel never reads them.
-    uint64_t upstream_received = in_.end() - head_reader_.head_start();
-    head.append(in_.data() + after, in_.end() - after);
+    c_->record_sent_head(head);
+    // What the upstream sent after its 101 (left in in_) goes to the client right after
+    // our head. $upstream_bytes_received counts it: the tunnel never reads those bytes.
+    uint64_t upstream_received = r.upstream_bytes_received;
+    head.append(in_.view());
 
     // Prepare the log lines now, while the request's variables still exist.
     std::vector<TunnelLog::Line> lines;
@@ -175,14 +176,14 @@ void ProxySession::start_upgrade() {
     w_.loop().timers().cancel(read_timer_);
     w_.loop().timers().cancel(write_timer_);
     w_.loop().remove(up_->stream->fd());
-    std::unique_ptr<core::Stream> upstream = std::move(up_->stream);
-    up_->slot_owner = nullptr;  // the tunnel releases both connections' slots
+    // The tunnel takes both connections and their worker_connections places.
+    tunnel::TunnelSide upstream{std::move(up_->stream), std::move(up_->slot)};
     retire(w_.loop(), std::move(up_));
     in_.release();
-    s_.phase = Phase::done;
+    x_.stage = Stage::done;
 
     std::string pipelined;
-    std::unique_ptr<core::Stream> client = c_->take_stream_for_tunnel(pipelined);
+    tunnel::TunnelSide client = c_->take_for_tunnel(pipelined);
     if (log) log->add_client_leftover(pipelined.size());
     w_.tunnels().start(std::move(client), std::move(upstream), std::move(head),
                        std::move(pipelined), opts, std::move(log));

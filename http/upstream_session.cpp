@@ -1,7 +1,7 @@
-// ProxySession: choosing the target and peer, connecting, failures and retries,
-// finishing. The request and response halves live in proxy_request.cpp and
-// proxy_response.cpp.
-#include "http/proxy.h"
+// UpstreamSession: choosing the target and peer, connecting, failures and retries,
+// finishing. The request and response halves live in upstream_send.cpp and
+// upstream_receive.cpp, TLS in upstream_tls.cpp, the upgrade in upstream_upgrade.cpp.
+#include "http/upstream_session.h"
 
 #include <fmt/format.h>
 #include <llhttp.h>
@@ -12,6 +12,7 @@
 #include <charconv>
 
 #include "core/log.h"
+#include "http/codec_http.h"
 #include "http/connection.h"
 #include "http/http_worker.h"
 #include "http/uri.h"
@@ -32,33 +33,55 @@ bool idempotent(uint8_t method) {
             return true;
     }
 }
-}  // namespace
 
-ProxySession::ProxySession(HttpWorker& worker)
-    : w_(worker), req_out_(&worker.buffers()), in_(&worker.buffers()) {
-    read_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_read_timeout>(),
-                             this);
-    write_timer_.set_callback(core::Timer::bind<ProxySession, &ProxySession::on_write_timeout>(),
-                              this);
+// The codecs by kind: adding a protocol adds a line here.
+std::unique_ptr<UpstreamCodec> make_codec(UpstreamCodec::Kind kind) {
+    switch (kind) {
+        case UpstreamCodec::Kind::http:
+            return std::make_unique<HttpCodec>();
+        case UpstreamCodec::Kind::count_:
+            break;
+    }
+    return nullptr;
 }
 
-ProxySession::~ProxySession() {
+}  // namespace
+
+UpstreamSession::UpstreamSession(HttpWorker& worker)
+    : w_(worker), req_out_(&worker.buffers()), in_(&worker.buffers()) {
+    read_timer_.set_callback(
+        core::Timer::bind<UpstreamSession, &UpstreamSession::on_read_timeout>(), this);
+    write_timer_.set_callback(
+        core::Timer::bind<UpstreamSession, &UpstreamSession::on_write_timeout>(), this);
+}
+
+UpstreamSession::~UpstreamSession() {
     reset();
 }
 
-void ProxySession::bind(ClientConnection& client) {
+void UpstreamSession::bind(ClientConnection& client, UpstreamCodec::Kind kind) {
     c_ = &client;
-    rt_ = client.worker().runtime();
+    rt_ = client.runtime_ptr();
     loc_ = client.request().location;
-    conf_ = &loc_->proxy;
+    auto& slot = codecs_[static_cast<size_t>(kind)];
+    if (!slot) slot = make_codec(kind);
+    codec_ = slot.get();
+    conf_ = &codec_->settings(*loc_);
+    codec_->begin(*this);
+}
+
+void UpstreamSession::release() {
+    w_.release_session(this);
 }
 
 // Forgets the request; strings and buffers keep their capacity for the next one.
-void ProxySession::reset() {
+void UpstreamSession::reset() {
     w_.loop().timers().cancel(read_timer_);
     w_.loop().timers().cancel(write_timer_);
     retire(w_.loop(), std::move(up_));
     up_tls_ = nullptr;
+    if (codec_) codec_->reset();
+    codec_ = nullptr;
     c_ = nullptr;
     loc_ = nullptr;
     conf_ = nullptr;
@@ -69,38 +92,31 @@ void ProxySession::reset() {
     choice_ = PeerChoice{};
     tried_.clear();
     tried_backup_.clear();
-    head_copy_.clear();
     req_out_.clear();
     in_.release();
-    s_ = State{};
+    a_ = Attempt{};
+    x_ = Exchange{};
 }
 
-void ProxySession::start() {
-    s_.first_try_ms = w_.loop().now();
+void UpstreamSession::start() {
+    x_.first_try_ms = w_.loop().now();
     std::string error;
     if (!resolve_target(error)) {
         c_->log_error(conf::LogLevel::error, error);
-        c_->respond_error(502);
+        c_->content_failed(502);
         return;
     }
     Request& r = c_->request();
     const UpstreamGroup* g = group_ >= 0 ? &rt_->upstream(group_) : nullptr;
     r.proxy_host = g ? g->host : adhoc_.name;
     r.proxy_port = g ? g->port : std::to_string(adhoc_.addr.port());
-    if (c_->request().chunked && conf_->http_version == 10) {
-        // Without buffering the whole body there is no length to send an HTTP/1.0
-        // upstream.
-        c_->log_error(conf::LogLevel::error, "chunked request body needs proxy_http_version 1.1");
-        c_->respond_error(411);
-        return;
-    }
-    build_request_head();
+    if (!build_request()) return;
     connect_next();
 }
 
 // Finds the upstream group (or address) and the URI to send.
-bool ProxySession::resolve_target(std::string& error) {
-    const conf::ProxyPass& pass = *loc_->proxy_pass;
+bool UpstreamSession::resolve_target(std::string& error) {
+    const conf::ProxyPass& pass = codec_->target(*loc_);
     Request& r = c_->request();
     if (!pass.has_variables) {
         group_ = pass.upstream;
@@ -119,7 +135,7 @@ bool ProxySession::resolve_target(std::string& error) {
         uri_.resize(write_proxy_uri(in, uri_.data()));
         return true;
     }
-    // proxy_pass with variables: the value names an upstream block or an address.
+    // A target with variables: the value names an upstream block or an address.
     std::string url;
     RequestVars vars(*c_);
     pass.url.evaluate(vars, url);
@@ -166,9 +182,10 @@ bool ProxySession::resolve_target(std::string& error) {
     return true;
 }
 
-void ProxySession::connect_next() {
-    s_.phase = Phase::connecting;
+void UpstreamSession::connect_next() {
+    x_.stage = Stage::connecting;
     const Peer* peer = nullptr;
+    Request& r = c_->request();
     if (group_ >= 0) {
         choice_ = w_.upstreams().pick(*rt_, group_, tried_, tried_backup_);
         peer = choice_.peer;
@@ -178,177 +195,166 @@ void ProxySession::connect_next() {
             w_.upstreams().forgive(*rt_, group_);
             log_upstream_error(conf::LogLevel::error,
                                "no live upstreams while connecting to upstream");
-            Request& r = c_->request();
             if (!r.upstream_addr.empty()) r.upstream_addr += ", ";
             r.upstream_addr += rt_->upstream(group_).conf->name;
             record_upstream(502);
-            c_->respond_error(502);
+            c_->content_failed(502);
             return;
         }
     } else {
-        if (s_.tries > 0) {
-            c_->respond_error(502);
+        if (x_.tries > 0) {
+            c_->content_failed(502);
             return;
         }
         peer = &adhoc_;
         choice_ = {};
         choice_.peer = peer;
     }
-    if (s_.tries > 0 || s_.retried_stale) {
-        // A retry starts over: the head again, and nothing of the last attempt counts.
-        build_request_head();
-        s_.request_sent = false;
-        s_.chunk_open = false;
-        s_.last_chunk_sent = false;
-        s_.borrowed = 0;
-        s_.upstream_eof = false;
-    }
-    s_.attempt_sent = false;
-    ++s_.tries;
+    // A retry starts over: the head again, and nothing of the last attempt counts.
+    if ((x_.tries > 0 || x_.retried_stale) && !build_request()) return;
+    a_ = Attempt{};
+    ++x_.tries;
     up_tls_ = nullptr;
-    s_.connect_start_ms = w_.loop().now();
-    s_.connect_ms = -1;
-    s_.header_ms = -1;
-    Request& r = c_->request();
+    a_.connect_start_ms = w_.loop().now();
     if (!r.upstream_addr.empty()) r.upstream_addr += ", ";
     r.upstream_addr += peer->name;
 
-    // A pooled connection is only for plain HTTP/1.1 requests that do not upgrade.
-    if (group_ >= 0 && !s_.retried_stale && !(r.upgrade && s_.sent_upgrade)) {
+    // A pooled connection is only for requests that do not upgrade.
+    if (group_ >= 0 && !x_.retried_stale && !(r.upgrade && codec_->asks_upgrade())) {
         up_ = w_.upstreams().take_idle(group_, peer);
     }
-    s_.reused = static_cast<bool>(up_);
-    if (!up_) {
-        if (!w_.core().take_connection()) {
-            log_upstream_error(conf::LogLevel::alert,
-                               "worker_connections are not enough while connecting to upstream");
-            record_upstream(502);
-            c_->respond_error(502);
-            return;
-        }
-        bool in_progress = false;
-        core::UniqueFd fd = core::connect_to(peer->addr, in_progress);
-        if (!fd) {
-            int err = errno;
-            w_.core().release_connection();
-            fail(Failure::error, err, "connect() failed");
-            return;
-        }
-        up_ = std::make_unique<UpstreamConn>();
-        up_->slot_owner = &w_.core();
-        up_->stream = std::make_unique<core::PlainStream>(std::move(fd));
-        if (!start_tls(*peer)) return;
-        up_->runtime = rt_.get();
-        up_->group = group_;
-        up_->peer = peer;
-        up_->created_ms = w_.loop().now();
-    }
+    a_.reused = static_cast<bool>(up_);
+    if (!up_ && !open_connection(*peer)) return;
     up_->handler = this;
-    s_.readable = false;
-    s_.writable = false;
-    s_.peer_closed = false;
-    if (!s_.reused) w_.loop().add(up_->stream->fd(), kEvents, up_.get());
-    if (s_.reused) {
+    if (a_.reused) {
         // An idle pooled connection holds no bytes (the pool closes it on any event), so
         // the response is read when epoll reports it, not by a read that finds nothing.
-        s_.writable = true;
+        a_.writable = true;
         on_connected();
         return;
     }
+    w_.loop().add(up_->stream->fd(), kEvents, up_.get());
     w_.loop().timers().arm(write_timer_, w_.loop().now(), conf_->connect_timeout);
 }
 
-void ProxySession::on_connected() {
-    s_.connect_ms = w_.loop().now() - s_.connect_start_ms;
+// A new connection to `peer`, counted against worker_connections. False when the
+// session already failed (answered or retrying).
+bool UpstreamSession::open_connection(const Peer& peer) {
+    core::ConnectionSlot slot = w_.core().take_connection();
+    if (!slot) {
+        log_upstream_error(conf::LogLevel::alert,
+                           "worker_connections are not enough while connecting to upstream");
+        record_upstream(502);
+        c_->content_failed(502);
+        return false;
+    }
+    bool in_progress = false;
+    core::UniqueFd fd = core::connect_to(peer.addr, in_progress);
+    if (!fd) {
+        fail(Failure::error, errno, "connect() failed");
+        return false;
+    }
+    up_ = std::make_unique<UpstreamConn>();
+    up_->slot = std::move(slot);
+    up_->stream = std::make_unique<core::PlainStream>(std::move(fd));
+    up_->runtime = rt_.get();
+    up_->group = group_;
+    up_->peer = &peer;
+    up_->created_ms = w_.loop().now();
+    return start_tls(peer);
+}
+
+void UpstreamSession::on_connected() {
+    a_.connect_ms = w_.loop().now() - a_.connect_start_ms;
     w_.loop().timers().cancel(write_timer_);
-    s_.phase = Phase::sending;
-    if (!s_.reused && up_->peer->addr.family() != AF_UNIX) core::set_nodelay(up_->stream->fd());
+    x_.stage = Stage::exchanging;
+    if (!a_.reused && up_->peer->addr.family() != AF_UNIX) core::set_nodelay(up_->stream->fd());
     ++up_->requests;
     if (c_->request().content_length > 0 || c_->request().chunked) c_->continue_if_expected();
     in_.clear();
-    head_reader_.begin(0);
-    s_.parsed_head = 0;
     send_request();
 }
 
-void ProxySession::on_io(uint32_t events) {
+void UpstreamSession::on_io(uint32_t events) {
     if (!up_) return;
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s_.readable = true;
-    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s_.writable = true;
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) s_.peer_closed = true;
-    if (s_.phase == Phase::connecting) {
-        if (!s_.writable) return;
-        int err = 0;
-        socklen_t len = sizeof err;
-        getsockopt(up_->stream->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err) {
-            fail(Failure::error, err, "connect() failed");
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) a_.readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) a_.writable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) a_.peer_closed = true;
+    switch (x_.stage) {
+        case Stage::connecting: {
+            if (!a_.writable) return;
+            int err = 0;
+            socklen_t len = sizeof err;
+            getsockopt(up_->stream->fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+            if (err) {
+                fail(Failure::error, err, "connect() failed");
+                return;
+            }
+            if (up_tls_) {
+                x_.stage = Stage::tls_handshake;
+                tls_handshake();
+                return;
+            }
+            on_connected();
             return;
         }
-        if (up_tls_) {
-            s_.phase = Phase::tls_handshake;
+        case Stage::tls_handshake:
             tls_handshake();
             return;
-        }
-        on_connected();
-        return;
+        case Stage::exchanging:
+            // Either half may end the session; each checks what it needs.
+            if (a_.writable && !a_.request_sent) send_request();
+            if (up_ && a_.readable && x_.stage == Stage::exchanging) read_response();
+            return;
+        case Stage::relaying:
+            if (a_.readable) relay_body();
+            return;
+        case Stage::done:
+            return;
     }
-    if (s_.phase == Phase::tls_handshake) {
-        tls_handshake();
-        return;
-    }
-    // Either half may end the session (and free it); each checks what it needs.
-    if (s_.writable && s_.phase == Phase::sending) send_request();
-    if (up_ && s_.readable && (s_.phase == Phase::sending || s_.phase == Phase::head))
-        read_response();
-    else if (up_ && s_.readable && s_.phase == Phase::body)
-        relay_body();
 }
 
 // Whether a failed attempt may go on to another server (nginx's proxy_next_upstream):
 // not once the client got a byte or the body is gone, not past the number of servers,
 // and a non-idempotent request only if nothing of it reached the upstream.
-bool ProxySession::can_retry(Failure kind) const {
-    if (s_.response_started || s_.body_started) return false;
+bool UpstreamSession::can_retry(Failure kind) const {
+    if (x_.response_started || x_.body_started) return false;
     uint16_t mask = conf_->next_upstream;
     if (mask & conf::nu_off) return false;
-    if (s_.tries >= peer_count()) return false;
-    if (!idempotent(c_->request().method_id) && !(mask & conf::nu_non_idempotent) &&
-        s_.attempt_sent) {
+    if (x_.tries >= peer_count()) return false;
+    if (!idempotent(c_->request().method_id) && !(mask & conf::nu_non_idempotent) && a_.sent_any) {
         return false;
     }
     if (kind == Failure::error && !(mask & conf::nu_error)) return false;
     if (kind == Failure::timeout && !(mask & conf::nu_timeout)) return false;
     if (kind == Failure::invalid_header && !(mask & conf::nu_invalid_header)) return false;
     if (kind == Failure::upgrade_refused) return false;
-    if (conf_->next_upstream_tries && s_.tries >= conf_->next_upstream_tries) return false;
+    if (conf_->next_upstream_tries && x_.tries >= conf_->next_upstream_tries) return false;
     if (conf_->next_upstream_timeout &&
-        w_.loop().now() - s_.first_try_ms >= conf_->next_upstream_timeout) {
+        w_.loop().now() - x_.first_try_ms >= conf_->next_upstream_timeout) {
         return false;
     }
     return true;
 }
 
-int ProxySession::peer_count() const {
+int UpstreamSession::peer_count() const {
     if (group_ < 0) return 1;
     const UpstreamGroup& g = rt_->upstream(group_);
     return static_cast<int>(g.peers.size() + g.backups.size());
 }
 
-void ProxySession::log_upstream_error(conf::LogLevel level, std::string_view message) {
+void UpstreamSession::log_upstream_error(conf::LogLevel level, std::string_view message) {
     c_->log_error(level, message, choice_.peer ? upstream_url() : std::string());
 }
 
-std::string ProxySession::upstream_url() const {
+std::string UpstreamSession::upstream_url() const {
     const Peer* p = choice_.peer;
-    std::string scheme =
-        loc_->proxy_pass->scheme == conf::ProxyPass::Scheme::https ? "https://" : "http://";
-    return scheme + (p ? p->name : std::string()) + uri_;
+    return std::string(codec_->scheme(*loc_)) + (p ? p->name : std::string()) + uri_;
 }
 
 // Appends this attempt to the $upstream_* lists ("a, b" across retries), writing
 // into the request's strings directly so that a warm connection allocates nothing.
-void ProxySession::record_upstream(int status) {
+void UpstreamSession::record_upstream(int status) {
     Request& r = c_->request();
     auto next = [](std::string& field) -> std::string& {
         if (!field.empty()) field += ", ";
@@ -370,38 +376,42 @@ void ProxySession::record_upstream(int status) {
     } else {
         st += '-';
     }
-    seconds(next(r.upstream_connect_time), s_.connect_ms);
-    seconds(next(r.upstream_header_time), s_.header_ms);
-    seconds(next(r.upstream_response_time), w_.loop().now() - s_.connect_start_ms);
+    seconds(next(r.upstream_connect_time), a_.connect_ms);
+    seconds(next(r.upstream_header_time), a_.header_ms);
+    seconds(next(r.upstream_response_time), w_.loop().now() - a_.connect_start_ms);
 }
 
-// A failed attempt: count it against the peer, then try the next one or answer.
-void ProxySession::fail(Failure kind, int err, std::string_view what) {
-    const char* stage = s_.phase == Phase::connecting      ? "while connecting to upstream"
-                        : s_.phase == Phase::tls_handshake ? "while SSL handshaking to upstream"
-                        : s_.phase == Phase::sending
-                            ? "while sending request to upstream"
-                            : "while reading response header from upstream";
-    bool stale = s_.reused && !s_.response_started && s_.status == 0 && !s_.body_started &&
+// A failed attempt before the response started: count it against the peer, then try
+// the next one or answer.
+void UpstreamSession::fail(Failure kind, int err, std::string_view what) {
+    const char* stage = x_.stage == Stage::connecting      ? "while connecting to upstream"
+                        : x_.stage == Stage::tls_handshake ? "while SSL handshaking to upstream"
+                        : !a_.request_sent                 ? "while sending request to upstream"
+                                           : "while reading response header from upstream";
+    bool stale = a_.reused && !x_.response_started && x_.status == 0 && !x_.body_started &&
                  kind == Failure::error;
-    std::string msg = err ? fmt::format("{} {} {}", what, core::errno_text(err), stage)
-                          : fmt::format("{} {}", what, stage);
-    if (!stale)
-        log_upstream_error(kind == Failure::timeout ? conf::LogLevel::error : conf::LogLevel::error,
-                           msg);
+    if (!stale) {
+        std::string msg = err ? fmt::format("{} {} {}", what, core::errno_text(err), stage)
+                              : fmt::format("{} {}", what, stage);
+        log_upstream_error(conf::LogLevel::error, msg);
+    }
     close_upstream(false);
     if (stale) {
         // A kept-alive connection the upstream had closed: one fresh attempt to the same
         // peer, which is not counted as a failure.
-        s_.retried_stale = true;
+        x_.retried_stale = true;
         if (group_ >= 0 && choice_.index >= 0) {
             (choice_.backup ? tried_backup_ : tried_)[choice_.index] = false;
         }
         Request& r = c_->request();
         size_t comma = r.upstream_addr.rfind(", ");
         r.upstream_addr.resize(comma == std::string::npos ? 0 : comma);
-        --s_.tries;
+        --x_.tries;
         connect_next();
+        return;
+    }
+    if (x_.response_started) {
+        end_relay(false, {});
         return;
     }
     int status = kind == Failure::timeout ? 504 : 502;
@@ -413,14 +423,11 @@ void ProxySession::fail(Failure kind, int err, std::string_view what) {
         connect_next();
         return;
     }
-    if (s_.response_started) {
-        c_->abort_response();
-        return;
-    }
-    c_->respond_error(status);
+    x_.stage = Stage::done;
+    c_->content_failed(status);
 }
 
-void ProxySession::close_upstream(bool reusable) {
+void UpstreamSession::close_upstream(bool reusable) {
     w_.loop().timers().cancel(read_timer_);
     w_.loop().timers().cancel(write_timer_);
     if (!up_) return;
@@ -431,30 +438,41 @@ void ProxySession::close_upstream(bool reusable) {
         retire(w_.loop(), std::move(up_));
     }
     req_out_.clear();
-    s_.borrowed = 0;
+    a_.borrowed = 0;
 }
 
 // The response was relayed completely.
-void ProxySession::finish() {
-    s_.phase = Phase::done;
-    Request& r = c_->request();
-    record_upstream(s_.status);
+void UpstreamSession::finish() {
+    x_.stage = Stage::done;
+    record_upstream(x_.status);
     if (group_ >= 0) w_.upstreams().succeeded(*rt_, group_, choice_);
-    bool reusable = s_.upstream_keepalive && s_.request_sent && !s_.upstream_eof && in_.empty();
+    bool poolable = group_ >= 0 && !rt_->upstream(group_).conf->implicit;
+    bool reusable =
+        poolable && codec_->keepalive() && a_.request_sent && !a_.upstream_eof && in_.empty();
     close_upstream(reusable);
-    (void)r;
-    c_->response_done(s_.framing != Framing::close || s_.client_chunked);
+    c_->response_done(x_.framing != ClientFraming::close);
 }
 
-void ProxySession::on_client_failed() {
-    s_.phase = Phase::done;
+// The response broke after its head went to the client: close without a proper end,
+// as nginx does (the client sees a truncated body).
+void UpstreamSession::end_relay(bool midbody_error, std::string_view what) {
+    if (midbody_error) log_upstream_error(conf::LogLevel::error, what);
+    record_upstream(x_.status);
+    close_upstream(false);
+    x_.stage = Stage::done;
+    c_->abort_response();
+}
+
+void UpstreamSession::on_client_failed() {
+    x_.stage = Stage::done;
     close_upstream(false);
 }
 
 // The client half-closed while we wait on the upstream. nginx checks whether the
 // connection is really gone (not just a shut write side with a request pending) and
 // gives up on the upstream if so.
-void ProxySession::on_client_maybe_closed() {
+void UpstreamSession::on_client_maybe_closed() {
+    if (x_.stage == Stage::done) return;
     char byte;
     ssize_t n = recv(c_->stream().fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
@@ -462,16 +480,20 @@ void ProxySession::on_client_maybe_closed() {
         c_->request().status = 499;
         if (!c_->request().upstream_addr.empty()) record_upstream(0);
         close_upstream(false);
-        s_.phase = Phase::done;
+        x_.stage = Stage::done;
         c_->abort_response();
     }
 }
 
-void ProxySession::on_read_timeout() {
+void UpstreamSession::on_read_timeout() {
+    if (x_.stage == Stage::relaying) {
+        end_relay(true, "upstream timed out (110: Connection timed out) while reading upstream");
+        return;
+    }
     fail(Failure::timeout, ETIMEDOUT, "upstream timed out");
 }
 
-void ProxySession::on_write_timeout() {
+void UpstreamSession::on_write_timeout() {
     fail(Failure::timeout, ETIMEDOUT, "upstream timed out");
 }
 
