@@ -87,6 +87,9 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     // A complete response ferry composes itself.
     void respond(int status, std::string_view content_type, std::string_view body,
                  std::string_view location);
+    // Whether finalize(status) would be answered by an error_page rule (nginx's
+    // proxy_intercept_errors asks).
+    bool has_error_page(int status) const;
     // The status line's code: error_page's err_status when set, else `status`.
     int status_for_client(int status) const { return req_.err_status ? req_.err_status : status; }
 

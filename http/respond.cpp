@@ -61,6 +61,15 @@ void ClientConnection::finalize(int status, std::string_view location) {
     send_simple(status, absolute, false);
 }
 
+bool ClientConnection::has_error_page(int status) const {
+    const auto& pages = loc().error_pages;
+    if (!pages || req_.error_page || req_.uri_changes == 0) return false;
+    for (const conf::ErrorPage& p : *pages) {
+        if (p.status == status) return true;
+    }
+    return false;
+}
+
 // nginx's error_page: the first rule of the location for `status` answers, once per
 // request unless recursive_error_pages is on, and not after ten internal redirects.
 bool ClientConnection::try_error_page(int status) {

@@ -124,6 +124,15 @@ void UpstreamSession::on_response_head(size_t body_at) {
         start_upgrade();
         return;
     }
+    if (conf_->intercept_errors && status >= 300 && c_->has_error_page(status)) {
+        // proxy_intercept_errors: error_page answers instead of the upstream's body.
+        record_upstream(status);
+        if (group_ >= 0) w_.upstreams().succeeded(*rt_, group_, choice_);
+        close_upstream(false);
+        x_.stage = Stage::done;
+        c_->content_failed(status);
+        return;
+    }
     bool no_body = r.head_only || status == 204 || status == 304;
     std::string error;
     if (!codec_->init_body(no_body, error)) {

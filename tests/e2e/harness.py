@@ -64,6 +64,17 @@ def wait_for_port(port, timeout=10.0, host="127.0.0.1"):
     return False
 
 
+def wait_for(predicate, timeout=5.0, step=0.02):
+    """Polls `predicate` until it is true (returns True) or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(step)
+
+
 def open_fds(pid):
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
