@@ -523,8 +523,11 @@ void ClientConnection::on_read_timeout() {
 }
 
 void ClientConnection::on_write_timeout() {
-    log_error(conf::LogLevel::info,
-              "client timed out (110: Connection timed out) while sending response to client");
+    // nginx names what it was doing: relaying an upstream's response, or its own.
+    log_error(conf::LogLevel::info, content_ ? "client timed out (110: Connection timed out) "
+                                               "while sending to client"
+                                             : "client timed out (110: Connection timed out) "
+                                               "while sending response to client");
     drop_content();
     write_access_log();
     close_now();

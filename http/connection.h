@@ -19,6 +19,7 @@
 #include "core/buffer.h"
 #include "core/event_loop.h"
 #include "core/intrusive_list.h"
+#include "core/log.h"
 #include "core/socket.h"
 #include "core/stream.h"
 #include "core/timers.h"
@@ -142,6 +143,11 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     // An error-log line with nginx's context: client, server, request, upstream (when
     // given), host. Goes to the location's error_log if it has one.
     void log_error(conf::LogLevel level, std::string_view message, std::string_view upstream = {});
+    bool error_log_enabled(conf::LogLevel level) const;
+    // The location's own error_log targets, or null for the main error log.
+    const std::vector<core::ErrorLog::Target>* own_error_log() const;
+    // ", client: ..., server: ..., request: ..., upstream: ..., host: ..." as nginx.
+    void append_error_context(std::string_view upstream, std::string& line) const;
     // Variables that live here: $upstream_http_* of the response being relayed,
     // $sent_http_* of the response sent, $request_id (random, fixed per request),
     // $ssl_* of the TLS session.

@@ -139,16 +139,22 @@ void ClientConnection::append_keepalive_header(core::Buffer& out) {
 
 // ---- error log lines ----------------------------------------------------------------
 
-void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
-                                 std::string_view upstream) {
-    core::ErrorLog& log = core::ErrorLog::instance();
+const std::vector<core::ErrorLog::Target>* ClientConnection::own_error_log() const {
     const LocationRt* rt = req_.location_rt;
-    if (!rt && runtime_->config().http) rt = &runtime_->location(loc());
-    bool own = rt && !rt->error_log.empty();
-    if (!own && !log.enabled(level)) return;
-    std::string line(message);
-    // nginx says what the connection was doing when the head is not complete yet.
-    if (phase_ == Phase::head) line += " while reading client request headers";
+    if (!rt) rt = &runtime_->location(loc());
+    return rt->error_log.empty() ? nullptr : &rt->error_log;
+}
+
+bool ClientConnection::error_log_enabled(conf::LogLevel level) const {
+    const auto* own = own_error_log();
+    if (!own) return core::ErrorLog::instance().enabled(level);
+    for (const core::ErrorLog::Target& t : *own) {
+        if (static_cast<int>(level) >= static_cast<int>(t.level)) return true;
+    }
+    return false;
+}
+
+void ClientConnection::append_error_context(std::string_view upstream, std::string& line) const {
     line += ", client: ";
     line += peer_.ip();
     line += ", server: ";
@@ -168,10 +174,19 @@ void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
         line += req_.host_header;
         line += '"';
     }
-    if (own) {
-        core::ErrorLog::write_to(rt->error_log, level, number_, line);
+}
+
+void ClientConnection::log_error(conf::LogLevel level, std::string_view message,
+                                 std::string_view upstream) {
+    if (!error_log_enabled(level)) return;
+    std::string line(message);
+    // nginx says what the connection was doing when the head is not complete yet.
+    if (phase_ == Phase::head) line += " while reading client request headers";
+    append_error_context(upstream, line);
+    if (const auto* own = own_error_log()) {
+        core::ErrorLog::write_to(*own, level, number_, line);
     } else {
-        log.write(level, number_, line);
+        core::ErrorLog::instance().write(level, number_, line);
     }
 }
 

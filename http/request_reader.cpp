@@ -158,8 +158,16 @@ RequestReader::Event RequestReader::parse(const char* buf, size_t from, size_t t
             }
             return spans_.size() != body_spans_before ? Event::body : Event::need_more;
         }
+        case HPE_UNEXPECTED_CONTENT_LENGTH: {
+            // llhttp reports a second Content-Length and one beside Transfer-Encoding
+            // alike; its reason tells them apart.
+            const char* why = llhttp_get_error_reason(&parser_);
+            if (why && std::strncmp(why, "Duplicate", 9) == 0) {
+                return fail(400, "client sent duplicate header line");
+            }
+            return fail(400, "client sent \"Content-Length\" and \"Transfer-Encoding\" headers");
+        }
         case HPE_INVALID_TRANSFER_ENCODING:
-        case HPE_UNEXPECTED_CONTENT_LENGTH:
             return fail(400, "client sent \"Content-Length\" and \"Transfer-Encoding\" headers");
         case HPE_INVALID_CONTENT_LENGTH:
             return fail(400, "client sent invalid \"Content-Length\" header");

@@ -45,9 +45,11 @@ void append_header_line(core::Buffer& out, std::string_view name, std::string_vi
 
 }  // namespace
 
-// Reads from the upstream into in_. Returns true if bytes arrived.
+// Reads from the upstream into in_. Returns true if bytes arrived. Otherwise `eof`
+// tells an end of stream, with a_.read_error the errno of a failed read (a reset).
 bool UpstreamSession::read_upstream(bool& eof) {
     eof = false;
+    a_.read_error = 0;
     // Wait for epoll, unless the TLS stream holds bytes it read ahead: epoll will not
     // report those (see ClientConnection::fill_buffer).
     if (!a_.readable && !up_->stream->has_pending()) return false;
@@ -65,7 +67,7 @@ bool UpstreamSession::read_upstream(bool& eof) {
         return false;
     }
     eof = true;
-    if (r.status == core::Io::error) errno = r.err;
+    if (r.status == core::Io::error) a_.read_error = r.err;
     return false;
 }
 
@@ -95,7 +97,11 @@ void UpstreamSession::read_response() {
         bool eof = false;
         if (!read_upstream(eof)) {
             if (eof) {
-                fail(Failure::error, 0, "upstream prematurely closed connection");
+                if (a_.read_error) {
+                    fail(Failure::error, a_.read_error, "recv() failed");
+                } else {
+                    fail(Failure::error, 0, "upstream prematurely closed connection");
+                }
                 return;
             }
             // While the request is still going out the send timer covers us.
@@ -291,7 +297,10 @@ void UpstreamSession::relay_body() {
                 continue;
             }
             x_.in_relay = false;
-            end_relay(true, "upstream prematurely closed connection while reading upstream");
+            end_relay(true, a_.read_error ? "recv() failed " + core::errno_text(a_.read_error) +
+                                                " while reading upstream"
+                                          : std::string("upstream prematurely closed connection "
+                                                        "while reading upstream"));
             return;
         }
         // Nothing more for now: what is queued (the head) goes out meanwhile.

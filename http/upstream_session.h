@@ -152,6 +152,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
         bool writable = false;
         bool peer_closed = false;  // RDHUP/HUP seen: read until EOF, whatever the sizes
         bool upstream_eof = false;
+        int read_error = 0;  // errno of the last failed read
         int64_t connect_start_ms = 0;
         int64_t connect_ms = -1;
         int64_t header_ms = -1;

@@ -87,6 +87,7 @@ class Tunnel final : public core::Deferred,
     void run();
     bool handle(Pump p, Direction& d, bool toward_client, bool wrote);
     void rearm();
+    int64_t idle_deadline() const;
     void on_timer();
 
     TunnelManager& mgr_;
@@ -135,6 +136,11 @@ bool Tunnel::handle(Pump p, Direction& d, bool toward_client, bool wrote) {
             [[fallthrough]];
         case Pump::idle:
         case Pump::finished:
+            // The client took what it held back: proxy_read_timeout starts again, as
+            // nginx re-adds its upstream read timer.
+            if (toward_client && send_until != kNever) {
+                idle_until_ = loop().now() + options_.read_timeout_ms;
+            }
             send_until = kNever;
             return true;
     }
@@ -161,8 +167,15 @@ void Tunnel::run() {
     rearm();
 }
 
+// As in nginx's upgraded mode, proxy_read_timeout runs only while ferry waits for
+// upstream bytes it is ready to take: not while it holds bytes a slow client has not
+// taken yet (then send_timeout bounds the client's lack of progress).
+int64_t Tunnel::idle_deadline() const {
+    return client_send_until_ == kNever ? idle_until_ : kNever;
+}
+
 void Tunnel::rearm() {
-    int64_t at = idle_until_;
+    int64_t at = idle_deadline();
     if (client_send_until_ < at) at = client_send_until_;
     if (upstream_send_until_ < at) at = upstream_send_until_;
     int64_t now = loop().now();
@@ -174,7 +187,7 @@ void Tunnel::on_timer() {
     int64_t now = loop().now();
     if (client_send_until_ <= now) {
         close(TunnelEnd::client_timeout, ETIMEDOUT);
-    } else if (upstream_send_until_ <= now || idle_until_ <= now) {
+    } else if (upstream_send_until_ <= now || idle_deadline() <= now) {
         close(TunnelEnd::upstream_timeout, ETIMEDOUT);
     } else {
         rearm();  // a lazily kept deadline came early
