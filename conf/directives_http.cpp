@@ -17,6 +17,19 @@ bool location_block(Builder& b, const Directive& d);  // location.cpp
 
 namespace {
 
+// The levels nginx spreads temporary files over are not needed: ferry's temporary
+// files have no name (O_TMPFILE).
+bool client_body_temp_path(Builder& b, const Directive& d) {
+    auto& s = b.loc_settings().client_body_temp_path;
+    if (s) return b.duplicate(d);
+    for (size_t i = 1; i < d.args.size(); ++i) {
+        std::optional<int64_t> level = parse_number(d.args[i].text);
+        if (!level || *level < 1 || *level > 2) return b.invalid_parameter(d.args[i]);
+    }
+    s = b.full_path(d.args[0].text, false);
+    return true;
+}
+
 bool server_block(Builder& b, const Directive& d) {
     auto sb = std::make_unique<ServerBuild>();
     sb->conf = std::make_unique<ServerConf>();
@@ -189,6 +202,10 @@ constexpr DirectiveRow rows[] = {
      "=, ^~, ~, ~*, prefix and @named locations, nested"},
     {"internal", ctx_location, args_0, internal, Support::yes,
      "the location answers 404 to client requests"},
+    {"client_body_buffer_size", ctx_hsl, args_1, set_size<&LocSettings::client_body_buffer_size>,
+     Support::yes, "request body kept in memory (and in $request_body) up to this size"},
+    {"client_body_temp_path", ctx_hsl, args_1234, client_body_temp_path, Support::yes,
+     "directory for request bodies larger than client_body_buffer_size (levels are not used)"},
     {"client_max_body_size", ctx_hsl, args_1, set_offset<&LocSettings::client_max_body_size>,
      Support::yes, "largest request body (0: no limit)"},
     {"client_body_timeout", ctx_hsl, args_1, set_msec<&LocSettings::client_body_timeout>,

@@ -47,6 +47,10 @@ class Finisher {
     explicit Finisher(Builder& b) : b_(b), http_(*b.http) {}
 
     bool run() {
+        // nginx's default temp path, under the prefix.
+        if (!http_.loc.client_body_temp_path) {
+            http_.loc.client_body_temp_path = b_.full_path("client_body_temp", false);
+        }
         merge_loc(http_.loc, LocSettings{});
         if (!http_.loc.access_logs) {
             AccessLogConf log;

@@ -73,6 +73,8 @@ void merge_loc(LocSettings& c, const LocSettings& p) {
     inherit(c.proxy_ssl_ciphers, p.proxy_ssl_ciphers);
     inherit(c.proxy_redirect, p.proxy_redirect);
     inherit(c.client_max_body_size, p.client_max_body_size);
+    inherit(c.client_body_buffer_size, p.client_body_buffer_size);
+    inherit(c.client_body_temp_path, p.client_body_temp_path);
     inherit(c.client_body_timeout, p.client_body_timeout);
     inherit(c.send_timeout, p.send_timeout);
     inherit(c.lingering_time, p.lingering_time);
@@ -154,6 +156,8 @@ void apply_loc(const LocSettings& s, LocationConf& l) {
     l.error_pages = s.error_pages_shared;
     put(s.recursive_error_pages, l.recursive_error_pages);
     put(s.client_max_body_size, l.client_max_body_size);
+    put(s.client_body_buffer_size, l.client_body_buffer_size);
+    put(s.client_body_temp_path, l.client_body_temp_path);
     put(s.client_body_timeout, l.client_body_timeout);
     put(s.send_timeout, l.send_timeout);
     put(s.lingering_time, l.lingering_time);

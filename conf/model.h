@@ -237,6 +237,8 @@ struct LocationConf {
 
     // core settings (merged)
     uint64_t client_max_body_size = 1024 * 1024;  // 0 = unlimited
+    uint64_t client_body_buffer_size = 16 * 1024;  // request body kept in memory up to this
+    std::string client_body_temp_path;             // where larger bodies go (absolute)
     Msec client_body_timeout = 60000;
     Msec send_timeout = 60000;
     Msec lingering_time = 30000;    // reading and dropping an unwanted body, in all

@@ -57,6 +57,8 @@ struct LocSettings {
     Opt<RedirectSetting> proxy_redirect;
 
     Opt<int64_t> client_max_body_size;
+    Opt<int64_t> client_body_buffer_size;
+    Opt<std::string> client_body_temp_path;
     Opt<Msec> client_body_timeout;
     Opt<Msec> send_timeout;
     Opt<Msec> lingering_time;

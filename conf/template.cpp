@@ -28,6 +28,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(BuiltinVar::count_)> 
     "content_length",
     "content_type",
     "request_length",
+    "request_body",
     "request_time",
     "request_id",
     "status",

@@ -34,6 +34,7 @@ enum class BuiltinVar : uint16_t {
     content_length,
     content_type,
     request_length,
+    request_body,
     request_time,
     request_id,
     status,

@@ -29,7 +29,6 @@ constexpr std::string_view nginx_only_names[] = {
     "document_root",
     "realpath_root",
     "request_filename",
-    "request_body",
     "request_body_file",
     "request_completion",
     "pipe",

@@ -51,7 +51,6 @@ void HttpCodec::reset() {
     parsing_ = false;
     sent_upgrade_ = false;
     chunking_body_ = false;
-    chunk_open_ = false;
     framing_ = Framing::none;
     remaining_ = 0;
     complete_ = false;
@@ -64,14 +63,8 @@ int HttpCodec::create_request(std::string_view uri, core::Buffer& out) {
     ClientConnection& c = s_->client();
     Request& r = c.request();
     const conf::ProxyConf& conf = s_->settings();
-    if (r.chunked && conf.http_version == 10) {
-        // Without buffering the whole body there is no length to send an HTTP/1.0
-        // upstream.
-        c.log_error(conf::LogLevel::error, "chunked request body needs proxy_http_version 1.1");
-        return 411;
-    }
+    int64_t body_length = s_->body_length();
     parsing_ = false;
-    chunk_open_ = false;
     out.append(r.method);
     out.append(" ");
     out.append(uri);
@@ -100,15 +93,19 @@ int HttpCodec::create_request(std::string_view uri, core::Buffer& out) {
         if (named_in(h.name, rules) || named_in_connection(r, h.name)) continue;
         append_header(out, h.name, h.value);
     }
+    // A buffered body has its length, even one that came chunked (nginx re-frames it);
+    // a chunked body streamed as it arrives goes chunked.
     chunking_body_ = false;
-    if (r.chunked) {
+    if (body_length < 0) {
         out.append("Transfer-Encoding: chunked\r\n");
         chunking_body_ = true;
-    } else if (r.content_length >= 0 && (r.content_length > 0 || r.method_id == HTTP_POST ||
-                                         r.method_id == HTTP_PUT || r.method_id == HTTP_PATCH)) {
-        out.append("Content-Length: ");
-        append_number(out, static_cast<uint64_t>(r.content_length));
-        out.append("\r\n");
+    } else if (r.content_length >= 0 || r.chunked) {
+        if (body_length > 0 || r.method_id == HTTP_POST || r.method_id == HTTP_PUT ||
+            r.method_id == HTTP_PATCH) {
+            out.append("Content-Length: ");
+            append_number(out, static_cast<uint64_t>(body_length));
+            out.append("\r\n");
+        }
     }
     out.append("\r\n");
     return 0;
@@ -116,24 +113,16 @@ int HttpCodec::create_request(std::string_view uri, core::Buffer& out) {
 
 // A chunk's CRLF goes out with the next chunk's size line (or the last chunk), so that
 // each piece costs one framing append.
-void HttpCodec::frame_body_piece(size_t n, core::Buffer& out) {
-    if (!chunking_body_) return;
-    char header[max_chunk_header_size + 2];
-    size_t len = 0;
-    if (chunk_open_) {
-        header[len++] = '\r';
-        header[len++] = '\n';
-    }
-    len += write_chunk_header(n, header + len);
-    out.append(std::string_view(header, len));
-    chunk_open_ = true;
+// A chunk goes out whole, its closing CRLF with it (an upstream may wait for it).
+std::string_view HttpCodec::frame_body_piece(size_t n, core::Buffer& out) {
+    if (!chunking_body_) return {};
+    char header[max_chunk_header_size];
+    out.append(std::string_view(header, write_chunk_header(n, header)));
+    return chunk_end;
 }
 
 void HttpCodec::end_body(core::Buffer& out) {
-    if (!chunking_body_) return;
-    if (chunk_open_) out.append(chunk_end);
-    out.append(last_chunk);
-    chunk_open_ = false;
+    if (chunking_body_) out.append(last_chunk);
 }
 
 // ---- response head ----------------------------------------------------------------

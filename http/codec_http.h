@@ -27,7 +27,7 @@ class HttpCodec final : public UpstreamCodec {
 
     int create_request(std::string_view uri, core::Buffer& out) override;
     bool asks_upgrade() const override { return sent_upgrade_; }
-    void frame_body_piece(size_t n, core::Buffer& out) override;
+    std::string_view frame_body_piece(size_t n, core::Buffer& out) override;
     void end_body(core::Buffer& out) override;
 
     HeadStatus process_header(const char* buf, size_t from, size_t to, size_t& body_at,
@@ -58,7 +58,6 @@ class HttpCodec final : public UpstreamCodec {
     bool parsing_ = false;  // reader_ was begun for this attempt
     bool sent_upgrade_ = false;
     bool chunking_body_ = false;  // re-chunking a chunked request body
-    bool chunk_open_ = false;     // a chunk's data went out without its CRLF
     Framing framing_ = Framing::none;
     uint64_t remaining_ = 0;
     bool complete_ = false;

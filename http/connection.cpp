@@ -198,6 +198,7 @@ void ClientConnection::begin_request() {
     body_state_ = BodyState::none;
     span_index_ = span_offset_ = 0;
     discard_body_ = false;
+    buffering_ = false;
     response_started_ = false;
     response_done_ = false;
     continue_sent_ = false;

@@ -115,6 +115,14 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
         response_started_ = true;
     }
 
+    // The request body, for the content: streamed (spans as they arrive) or buffered
+    // whole first (in memory up to client_body_buffer_size, then a temporary file:
+    // request().body), as the content's *_request_buffering says. Either also sends
+    // `100 Continue` when the client expects it.
+    bool has_body() const { return req_.content_length > 0 || req_.chunked; }
+    void stream_body();
+    void buffer_body();
+    bool body_buffered() const { return buffering_; }
     // Request body for the session: spans parsed but not yet forwarded.
     std::string_view next_body_span();
     void body_span_sent(size_t n);
@@ -208,6 +216,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     void discard_body();
     bool chunked_body_too_large();
     void after_body_read();
+    bool keep_body_spans();
     // Ends the content session; it is released after this loop iteration because it may
     // be the caller.
     void drop_content();
@@ -244,6 +253,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     size_t span_index_ = 0;          // next body span to hand out
     size_t span_offset_ = 0;         // bytes of that span already sent
     bool discard_body_ = false;      // read and drop the body (ferry answered, or errors)
+    bool buffering_ = false;         // the body is kept whole (request().body) first
     bool response_started_ = false;  // a response head was queued: no other may start
     bool response_done_ = false;
     bool keepalive_ = true;

@@ -32,6 +32,60 @@ bool ClientConnection::body_pending() const {
     return !discard_body_ && span_index_ < reader_.spans().size();
 }
 
+void ClientConnection::stream_body() {
+    continue_if_expected();
+    if (body_state_ != BodyState::none || !has_body()) return;
+    body_state_ = BodyState::reading;
+    set_phase(Phase::body);
+}
+
+// Reads the whole body now; the content hears on_body_available() once it is complete.
+void ClientConnection::buffer_body() {
+    continue_if_expected();
+    if (body_state_ != BodyState::none || !has_body()) return;
+    body_state_ = BodyState::reading;
+    buffering_ = true;
+    set_phase(Phase::body);
+    read_body();
+}
+
+// Keeps the spans just parsed: all of them when buffering (they are then consumed),
+// else a copy of a streamed body as long as it fits client_body_buffer_size (nginx's
+// $request_body). False when the request failed (answered).
+bool ClientConnection::keep_body_spans() {
+    const conf::LocationConf& l = loc();
+    std::string error;
+    for (const BodySpan& s : reader_.spans()) {
+        std::string_view data(in_.data() + s.offset, s.length);
+        if (buffering_) {
+            bool was_in_file = req_.body.in_file();
+            if (!req_.body.append(data, l.client_body_buffer_size, l.client_body_temp_path,
+                                  error)) {
+                log_error(conf::LogLevel::crit, error);
+                content_failed(500);
+                return false;
+            }
+            if (!was_in_file && req_.body.in_file()) {
+                // As nginx, a hint that client_body_buffer_size is small for this body.
+                log_error(conf::LogLevel::warn,
+                          fmt::format("a client request body is buffered to a temporary file "
+                                      "in {}",
+                                      l.client_body_temp_path));
+            }
+            continue;
+        }
+        if (req_.body_copy_dropped) continue;
+        if (req_.body.size() + data.size() > l.client_body_buffer_size) {
+            req_.body.clear();
+            req_.body_copy_dropped = true;
+            continue;
+        }
+        req_.body.append(data, l.client_body_buffer_size, {}, error);
+    }
+    if (buffering_) discard_body_spans();
+    return true;
+}
+
 void ClientConnection::resume_body() {
     if (body_state_ == BodyState::reading && !body_pending()) read_body();
 }
@@ -118,6 +172,7 @@ void ClientConnection::read_body() {
                     fail_request(400, reader_.error_reason());
                     return;
                 case RequestReader::Event::message_done:
+                    if (!discard_body_ && !keep_body_spans()) return;
                     after_body_read();
                     return;
                 case RequestReader::Event::body:
@@ -126,6 +181,8 @@ void ClientConnection::read_body() {
                         continue;
                     }
                     if (chunked_body_too_large()) return;
+                    if (!keep_body_spans()) return;
+                    if (buffering_) continue;  // read on until the body is complete
                     wait_for_client(ReadWait::nothing);
                     if (content_) content_->on_body_available();
                     return;

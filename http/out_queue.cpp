@@ -6,7 +6,7 @@ namespace ferry::http {
 
 OutQueue::Result OutQueue::flush(core::Stream& stream, uint64_t& written, int& err) {
     while (!drained()) {
-        iovec iov[2];
+        iovec iov[3];
         int n = 0;
         if (!own_.empty()) {
             iov[n++] = {const_cast<char*>(own_.readable()), own_.readable_size()};
@@ -14,6 +14,7 @@ OutQueue::Result OutQueue::flush(core::Stream& stream, uint64_t& written, int& e
         if (!borrowed_.empty()) {
             iov[n++] = {const_cast<char*>(borrowed_.data()), borrowed_.size()};
         }
+        if (!tail_.empty()) iov[n++] = {const_cast<char*>(tail_.data()), tail_.size()};
         core::IoResult r =
             n == 1 ? stream.write(static_cast<const char*>(iov[0].iov_base), iov[0].iov_len)
                    : stream.writev(iov, n);
@@ -27,7 +28,9 @@ OutQueue::Result OutQueue::flush(core::Stream& stream, uint64_t& written, int& e
         size_t from_own = left < own_.readable_size() ? left : own_.readable_size();
         own_.consume(from_own);
         left -= from_own;
-        borrowed_.remove_prefix(left);
+        size_t from_borrowed = left < borrowed_.size() ? left : borrowed_.size();
+        borrowed_.remove_prefix(from_borrowed);
+        tail_.remove_prefix(left - from_borrowed);
     }
     own_.release();
     return Result::drained;

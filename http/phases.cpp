@@ -175,17 +175,12 @@ void ClientConnection::named_redirect(std::string_view name) {
 }
 
 // The location's content handler answers the request; a handler that reads the body
-// gets it, otherwise it is dropped when ferry answers.
+// asks for it (stream_body, buffer_body), otherwise it is dropped when ferry answers.
 void ClientConnection::start_content() {
     const ContentHandler* handler = req_.location_rt->content;
     if (!handler) {
         finalize(404);
         return;
-    }
-    if (handler->reads_body() && body_state_ == BodyState::none &&
-        (req_.content_length > 0 || req_.chunked)) {
-        body_state_ = BodyState::reading;
-        set_phase(Phase::body);
     }
     handler->start(*this);
 }

@@ -52,6 +52,8 @@ void Request::clear() {
     body_bytes_sent = 0;
     body_received = 0;
     body_decoded = 0;
+    body.clear();
+    body_copy_dropped = false;
     upstream_addr.clear();
     upstream_status.clear();
     upstream_response_time.clear();

@@ -11,6 +11,7 @@
 
 #include "conf/model.h"
 #include "conf/regex.h"
+#include "http/request_body.h"
 
 namespace ferry::http {
 
@@ -105,6 +106,10 @@ struct Request {
     uint64_t body_bytes_sent = 0;
     uint64_t body_received = 0;  // body bytes read, chunked framing included
     uint64_t body_decoded = 0;   // body bytes without the framing
+    // The body as kept (buffered for the upstream, or the first client_body_buffer_size
+    // bytes of a streamed one, for $request_body).
+    RequestBody body;
+    bool body_copy_dropped = false;  // a streamed body outgrew client_body_buffer_size
 
     // upstream facts for $upstream_* and the log
     std::string upstream_addr;

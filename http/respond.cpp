@@ -89,9 +89,10 @@ bool ClientConnection::try_error_page(int status) {
     RequestVars vars(*this);
     page->target.evaluate(vars, target);
     if (!target.empty() && (target[0] == '/' || target[0] == '@')) {
-        // The body cannot be given to the new location if part of it was read already:
-        // it is dropped, and the request goes on without one (nginx's discard).
-        if (body_state_ != BodyState::none) {
+        // The body cannot be given to the new location if part of it was streamed
+        // already: it is dropped, and the request goes on without one (nginx's discard).
+        // A buffered body is kept whole and goes again.
+        if (body_state_ != BodyState::none && !(buffering_ && body_state_ == BodyState::done)) {
             discard_body();
             req_.content_length = 0;
             req_.chunked = false;

@@ -72,8 +72,9 @@ class UpstreamCodec {
     virtual int create_request(std::string_view uri, core::Buffer& out) = 0;
     // Whether the upstream request carries an Upgrade (so a 101 may follow).
     virtual bool asks_upgrade() const = 0;
-    // Framing before a request-body piece of `n` bytes, and after the last one.
-    virtual void frame_body_piece(size_t n, core::Buffer& out) = 0;
+    // Framing before a request-body piece of `n` bytes (into `out`); returns the
+    // constant framing that follows the piece. end_body: after the last piece.
+    virtual std::string_view frame_body_piece(size_t n, core::Buffer& out) = 0;
     virtual void end_body(core::Buffer& out) = 0;
     // The largest body piece one frame may carry (0: no limit).
     virtual size_t max_body_piece() const { return 0; }

@@ -1,7 +1,10 @@
 // UpstreamSession: the request toward the upstream. The codec writes the head once per
 // attempt; the body streams from the client's read buffer without a copy, framed by
 // the codec (chunked coding, FastCGI records...).
+#include <cerrno>
+
 #include "core/log.h"
+#include "core/socket.h"
 #include "http/connection.h"
 #include "http/http_worker.h"
 #include "http/upstream_session.h"
@@ -22,17 +25,50 @@ bool UpstreamSession::build_request() {
 // Queues the next piece of the request body in req_out_. Returns false when nothing
 // can be queued now.
 bool UpstreamSession::next_body_piece() {
+    if (c_->body_buffered()) return next_buffered_piece();
     std::string_view span = c_->next_body_span();
     if (!span.empty()) {
         size_t max = codec_->max_body_piece();
         if (max && span.size() > max) span = span.substr(0, max);
-        codec_->frame_body_piece(span.size(), req_out_.own());
-        req_out_.borrow(span);
+        std::string_view tail = codec_->frame_body_piece(span.size(), req_out_.own());
+        req_out_.borrow(span, tail);
         a_.borrowed = span.size();
         x_.body_started = true;
         return true;
     }
     if (a_.body_end_queued || !c_->body_complete()) return false;
+    a_.body_end_queued = true;
+    size_t before = req_out_.pending();
+    codec_->end_body(req_out_.own());
+    return req_out_.pending() != before;
+}
+
+// A piece of a buffered body: from memory without a copy, from its file through
+// file_piece_. Sent again from the start by every attempt.
+bool UpstreamSession::next_buffered_piece() {
+    const RequestBody& body = c_->request().body;
+    if (a_.body_sent < body.size()) {
+        size_t max = codec_->max_body_piece();
+        size_t want = max ? max : 64 * 1024;
+        std::string_view piece;
+        if (!body.in_file()) {
+            piece = body.memory().substr(static_cast<size_t>(a_.body_sent), want);
+        } else {
+            file_piece_.resize(want);
+            long n = body.read_at(a_.body_sent, file_piece_.data(), want);
+            if (n <= 0) {
+                c_->log_error(conf::LogLevel::crit,
+                              "pread() of a request body file failed " + core::errno_text(errno));
+                return false;
+            }
+            piece = std::string_view(file_piece_.data(), static_cast<size_t>(n));
+        }
+        std::string_view tail = codec_->frame_body_piece(piece.size(), req_out_.own());
+        req_out_.borrow(piece, tail);
+        a_.borrowed = piece.size();
+        return true;
+    }
+    if (a_.body_end_queued) return false;
     a_.body_end_queued = true;
     size_t before = req_out_.pending();
     codec_->end_body(req_out_.own());
@@ -65,7 +101,11 @@ void UpstreamSession::send_request() {
         }
         w_.loop().timers().cancel(write_timer_);
         if (a_.borrowed) {
-            c_->body_span_sent(a_.borrowed);
+            if (c_->body_buffered()) {
+                a_.body_sent += a_.borrowed;
+            } else {
+                c_->body_span_sent(a_.borrowed);
+            }
             a_.borrowed = 0;
         }
         if (next_body_piece()) continue;
@@ -85,6 +125,10 @@ void UpstreamSession::send_request() {
 }
 
 void UpstreamSession::on_body_available() {
+    if (x_.stage == Stage::waiting_body) {
+        if (c_->body_complete()) begin_exchange();
+        return;
+    }
     if (x_.stage == Stage::exchanging || x_.stage == Stage::relaying) send_request();
 }
 

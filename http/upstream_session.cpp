@@ -110,8 +110,30 @@ void UpstreamSession::start() {
     const UpstreamGroup* g = group_ >= 0 ? &rt_->upstream(group_) : nullptr;
     r.proxy_host = g ? g->host : adhoc_.name;
     r.proxy_port = g ? g->port : std::to_string(adhoc_.addr.port());
+    // *_request_buffering on (nginx's default): the whole body first, so that it has a
+    // length and can be sent again to another server. A chunked body for an HTTP/1.0
+    // upstream is buffered in any case, as nginx: it needs a length.
+    bool buffer = conf_->request_buffering || (r.chunked && conf_->http_version == 10);
+    if (buffer && c_->has_body() && !(c_->body_buffered() && c_->body_complete())) {
+        x_.stage = Stage::waiting_body;
+        c_->buffer_body();  // on_body_available() goes on once it is complete
+        return;
+    }
+    if (!c_->body_buffered()) c_->stream_body();
+    begin_exchange();
+}
+
+void UpstreamSession::begin_exchange() {
+    x_.stage = Stage::connecting;
     if (!build_request()) return;
     connect_next();
+}
+
+int64_t UpstreamSession::body_length() const {
+    const Request& r = c_->request();
+    if (c_->body_buffered()) return static_cast<int64_t>(r.body.size());
+    if (r.chunked) return -1;  // streamed as it arrives: sent chunked
+    return r.content_length > 0 ? r.content_length : 0;
 }
 
 // Finds the upstream group (or address) and the URI to send.
@@ -270,7 +292,6 @@ void UpstreamSession::on_connected() {
     x_.stage = Stage::exchanging;
     if (!a_.reused && up_->peer->addr.family() != AF_UNIX) core::set_nodelay(up_->stream->fd());
     ++up_->requests;
-    if (c_->request().content_length > 0 || c_->request().chunked) c_->continue_if_expected();
     in_.clear();
     send_request();
 }
@@ -309,6 +330,7 @@ void UpstreamSession::on_io(uint32_t events) {
         case Stage::relaying:
             if (a_.readable) relay_body();
             return;
+        case Stage::waiting_body:
         case Stage::done:
             return;
     }
@@ -388,8 +410,12 @@ void UpstreamSession::fail(Failure kind, int err, std::string_view what) {
                         : x_.stage == Stage::tls_handshake ? "while SSL handshaking to upstream"
                         : !a_.request_sent                 ? "while sending request to upstream"
                                            : "while reading response header from upstream";
+    // As nginx, a sent non-idempotent request is not repeated even on a reused
+    // connection (unless proxy_next_upstream non_idempotent).
+    bool repeatable = idempotent(c_->request().method_id) ||
+                      (conf_->next_upstream & conf::nu_non_idempotent) || !a_.sent_any;
     bool stale = a_.reused && !x_.response_started && x_.status == 0 && !x_.body_started &&
-                 kind == Failure::error;
+                 repeatable && kind == Failure::error;
     if (!stale) {
         std::string msg = err ? fmt::format("{} {} {}", what, core::errno_text(err), stage)
                               : fmt::format("{} {}", what, stage);

@@ -68,9 +68,19 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     ClientConnection& client() { return *c_; }
     const conf::LocationConf& location() const { return *loc_; }
     const conf::ProxyConf& settings() const { return *conf_; }
+    // The length of the body sent upstream: known when buffered or given by the
+    // client's Content-Length, -1 for a chunked body streamed as it arrives.
+    int64_t body_length() const;
 
   private:
-    enum class Stage : uint8_t { connecting, tls_handshake, exchanging, relaying, done };
+    enum class Stage : uint8_t {
+        waiting_body,  // *_request_buffering: reading the whole body first
+        connecting,
+        tls_handshake,
+        exchanging,
+        relaying,
+        done
+    };
     enum class Failure : uint8_t { error, timeout, invalid_header, upgrade_refused, http_status };
     // How the body reaches the client: with the upstream's length, re-chunked, until the
     // close (HTTP/1.0 clients), or not at all.
@@ -81,6 +91,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     void connect_next();
     bool open_connection(const Peer& peer);
     void on_connected();
+    void begin_exchange();
     void fail(Failure kind, int err, std::string_view what);
     bool can_retry(Failure kind) const;
     int peer_count() const;
@@ -101,6 +112,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     bool build_request();
     void send_request();
     bool next_body_piece();
+    bool next_buffered_piece();
 
     // response (upstream_receive.cpp)
     void read_response();
@@ -131,6 +143,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     std::vector<bool> tried_;
     std::vector<bool> tried_backup_;
     OutQueue req_out_;  // the request toward the upstream
+    std::string file_piece_;  // a piece of a buffered body read from its temporary file
     core::Buffer in_;   // the response from the upstream
     std::unique_ptr<UpstreamConn> up_;
     core::TlsStream* up_tls_ = nullptr;  // up_->stream when the target is TLS
@@ -147,6 +160,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
         bool request_sent = false;  // the whole request went upstream
         bool body_end_queued = false;
         size_t borrowed = 0;  // request body bytes lent to req_out_ from the client buffer
+        uint64_t body_sent = 0;  // of a buffered body, bytes sent by this attempt
         size_t parsed = 0;    // response bytes given to the codec's head parser
         bool readable = false;
         bool writable = false;

@@ -280,6 +280,10 @@ void RequestVars::append_builtin(BuiltinVar v, std::string& out) {
         case BuiltinVar::content_type:
             out += r_.header("content-type");
             return;
+        case BuiltinVar::request_body:
+            // nginx's: the body when it was read into memory (not in a file).
+            if (!r_.body.in_file() && !r_.body_copy_dropped) out += r_.body.memory();
+            return;
         case BuiltinVar::request_length:
             append_u64(out, r_.request_length);
             return;

@@ -71,6 +71,12 @@ CONF = make_conf("""
             proxy_pass http://127.0.0.1:@up@;
             proxy_http_version 1.0;
         }
+
+        location /stream/ {
+            proxy_pass http://127.0.0.1:@up@;
+            proxy_request_buffering off;
+            proxy_http_version 1.1;
+        }
     }
 
     server {
@@ -206,15 +212,32 @@ def test_content_length_body_is_passed(site):
     assert got.body == body and not got.chunked
 
 
-def test_chunked_request_body_goes_upstream_chunked(site):
-    raw = (b"POST /chunky HTTP/1.1\r\nHost: req.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-           b"5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n")
+CHUNKED_BODY = b"5\r\nhello\r\n1;ext=1\r\n \r\n6\r\nworld!\r\n0\r\n\r\n"
+
+
+def send_chunked(site, target):
+    raw = (b"POST " + target + b" HTTP/1.1\r\nHost: req.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+           + CHUNKED_BODY)
     before = len(site.up.requests)
     with harness.RawClient(site.port) as c:
         c.send(raw)
         r = c.read_response()
     assert r.status == 200
-    got = site.up.wait_requests(before + 1)[-1]
+    return site.up.wait_requests(before + 1)[-1]
+
+
+def test_buffered_chunked_request_body_goes_upstream_with_its_length(site):
+    """proxy_request_buffering on (the default): nginx reads the whole body and sends
+    it with Content-Length."""
+    got = send_chunked(site, b"/chunky")
+    assert got.header_all("content-length") == ["12"]
+    assert not got.has("transfer-encoding")
+    assert not got.chunked and got.body == b"hello world!"
+    assert got.version == "HTTP/1.1"
+
+
+def test_streamed_chunked_request_body_goes_upstream_chunked(site):
+    got = send_chunked(site, b"/stream/chunky")
     assert got.header_all("transfer-encoding") == ["chunked"]
     assert not got.has("content-length")
     assert got.chunked and got.body == b"hello world!"

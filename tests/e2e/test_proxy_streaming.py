@@ -1,7 +1,9 @@
 """Bodies stream through ferry both ways with back-pressure: 100 MiB responses and
 request bodies (Content-Length and chunked) pass intact while ferry's peak RSS stays far
 below the body size; a client that stops reading stalls the upstream, an upstream that
-stops reading stalls the client, and both finish correctly once resumed."""
+stops reading stalls the client, and both finish correctly once resumed. Request bodies
+stream with proxy_request_buffering off; buffered (the default), a big body goes to a
+temporary file and then upstream with its length.""" 
 
 import socket
 import threading
@@ -29,7 +31,13 @@ CONF = """
         client_max_body_size 0;
         proxy_read_timeout 20s;
         proxy_send_timeout 20s;
+        proxy_request_buffering off;
         location / { proxy_pass http://127.0.0.1:@up@; }
+        location /buffered/ {
+            proxy_pass http://127.0.0.1:@up@/;
+            proxy_request_buffering on;
+            client_body_temp_path @prefix@/body_temp;
+        }
     }
 """
 

@@ -14,10 +14,6 @@ import upstreams as ups
 from upstreams import Upstream, fetch, make_conf, proxy_ferry  # noqa: F401
 
 
-# Known ferry failures (xfail strict: remove the mark once fixed).
-LAST_TRY = ('ferry bug: after the last server failed, ferry looks for yet another one: it logs "no live upstreams", adds a third 502 to $upstream_status and answers 502 (also after a timeout, where nginx answers 504)')
-NON_IDEMPOTENT = ('ferry bug + deviation: the retry sends nothing (see RETRY), and a POST whose body was already sent is never retried even with non_idempotent (nginx resends its buffered body)')
-RETRY = ('ferry bug: a retry (next server, or a fresh connection after a stale pooled one) sends no request - close_upstream() clears req_out_ and the head is not rebuilt, so the client waits for proxy_read_timeout')
 
 
 class Site:
@@ -271,7 +267,6 @@ def test_post_is_retried_when_the_connection_failed(proxy_ferry, cleanup):
     assert set(statuses.values()) == {200}, statuses
 
 
-@pytest.mark.xfail(strict=True, reason=NON_IDEMPOTENT)
 def test_post_is_retried_with_non_idempotent(proxy_ferry, cleanup):
     srv = {"a": Upstream(hang_up, name="a"), "b": Upstream(ups.named("b"), name="b")}
     cleanup.extend(srv.values())

@@ -10,13 +10,13 @@ TEST_CASE("policy: tuning directives are ignored with a warning", "[conf][policy
         "events { use epoll; multi_accept on; }\n"
         "http { sendfile on; tcp_nopush on; gzip on; gzip_types text/plain;\n"
         "types { text/html html; } default_type application/octet-stream;\n"
-        "server_tokens off; client_body_temp_path /tmp/x 1 2;\n"
+        "server_tokens off; proxy_temp_path /tmp/x 1 2;\n"
         "server { listen 80; sendfile off; } }\n");
     REQUIRE_LOADS(r);
     auto w = warnings(r);
     CHECK(has_warning(r, "\"sendfile\" is ignored by ferry"));
     CHECK(has_warning(r, "\"types\" is ignored by ferry"));
-    CHECK(has_warning(r, "\"client_body_temp_path\" is ignored by ferry"));
+    CHECK(has_warning(r, "\"proxy_temp_path\" is ignored by ferry"));
     CHECK(has_warning(r, "\"use\" is ignored by ferry"));
     // one warning per directive name
     int sendfile = 0;
