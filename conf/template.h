@@ -69,15 +69,16 @@ enum class BuiltinVar : uint16_t {
 std::string_view builtin_var_name(BuiltinVar v);
 
 enum class VarKind : uint8_t {
-    builtin,        // id = BuiltinVar
-    http_header,    // $http_NAME: name = NAME (lowercase, '_' matches '-')
-    sent_http,      // $sent_http_NAME
-    upstream_http,  // $upstream_http_NAME
-    cookie,         // $cookie_NAME
-    arg,            // $arg_NAME
-    map,            // id = index into HttpConf::maps
-    set,            // id = index into HttpConf::set_variables (a `set` variable)
-    capture,        // $1..$9 (id = number, name empty) or a named capture (name)
+    builtin,          // id = BuiltinVar
+    http_header,      // $http_NAME: name = NAME (lowercase, '_' matches '-')
+    sent_http,        // $sent_http_NAME
+    upstream_http,    // $upstream_http_NAME
+    upstream_cookie,  // $upstream_cookie_NAME (from the upstream's Set-Cookie lines)
+    cookie,           // $cookie_NAME
+    arg,              // $arg_NAME
+    map,              // id = index into HttpConf::maps
+    set,              // id = index into HttpConf::set_variables (a `set` variable)
+    capture,          // $1..$9 (id = number, name empty) or a named capture (name)
 };
 
 struct VarRef {

@@ -15,10 +15,11 @@ struct Prefix {
     std::string_view prefix;
     VarKind kind;
 };
-constexpr std::array<Prefix, 5> prefixes = {{
+constexpr std::array<Prefix, 6> prefixes = {{
     {"http_", VarKind::http_header},
     {"sent_http_", VarKind::sent_http},
     {"upstream_http_", VarKind::upstream_http},
+    {"upstream_cookie_", VarKind::upstream_cookie},
     {"cookie_", VarKind::cookie},
     {"arg_", VarKind::arg},
 }};
@@ -97,8 +98,7 @@ constexpr std::string_view nginx_only_names[] = {
     "connections_writing",
 };
 constexpr std::string_view nginx_only_prefixes[] = {
-    "sent_trailer_", "upstream_trailer_", "upstream_cookie_", "proxy_protocol_tlv_",
-    "geoip_",        "connections_",
+    "sent_trailer_", "upstream_trailer_", "proxy_protocol_tlv_", "geoip_", "connections_",
 };
 
 bool is_name_char(char c) {
@@ -175,7 +175,8 @@ std::optional<VarRef> VariableRegistry::resolve(std::string_view name) const {
         return ref;
     }
     for (const Prefix& p : prefixes) {
-        if (name.size() > p.prefix.size() && name.substr(0, p.prefix.size()) == p.prefix) {
+        // A bare prefix ($arg_) is accepted as nginx does: an empty name, empty value.
+        if (name.size() >= p.prefix.size() && name.substr(0, p.prefix.size()) == p.prefix) {
             ref.kind = p.kind;
             ref.name = to_lower(name.substr(p.prefix.size()));
             return ref;

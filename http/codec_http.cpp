@@ -1,5 +1,6 @@
 #include "http/codec_http.h"
 
+#include <fmt/format.h>
 #include <llhttp.h>
 
 #include "http/connection.h"
@@ -192,11 +193,20 @@ bool HttpCodec::can_upgrade() const {
 bool HttpCodec::init_body(bool no_body, std::string& error) {
     bool chunked = false;
     int64_t length = -1;
-    bool close = head_.http_minor == 0;
+    // A 101 that is not an upgrade leaves the connection in an unknown protocol.
+    bool close = head_.http_minor == 0 || head_.status == 101;
+    const HeaderField* transfer_encoding = nullptr;
     for (const HeaderField& h : head_.headers) {
         const HeaderInfo* info = lookup_header(h.name);
         if (!info) continue;
         if (info->id == KnownHeader::transfer_encoding) {
+            if (transfer_encoding) {
+                error = fmt::format(
+                    "upstream sent duplicate header line: \"{}: {}\", previous value: \"{}: {}\"",
+                    h.name, h.value, transfer_encoding->name, transfer_encoding->value);
+                return false;
+            }
+            transfer_encoding = &h;
             if (parse_transfer_encoding(h.value) != TransferCoding::chunked) {
                 error = "upstream sent unknown \"Transfer-Encoding\"";
                 return false;

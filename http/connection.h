@@ -141,7 +141,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
 
     // Response heads: add_header lines for `status`; the Keep-Alive header; whether the
     // connection stays open after this response; forbid keeping it.
-    void append_add_headers(int status, core::Buffer& out);
+    void append_add_headers(int status, core::Buffer& out, size_t head_start);
     void append_keepalive_header(core::Buffer& out);
     // Appends `url`, made absolute when it starts with '/' (absolute_redirect).
     void append_absolute(std::string_view url, std::string& out);
@@ -159,7 +159,7 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     // Variables that live here: $upstream_http_* of the response being relayed,
     // $sent_http_* of the response sent, $request_id (random, fixed per request),
     // $ssl_* of the TLS session.
-    void append_upstream_header(std::string_view name, std::string& out);
+    const std::vector<HeaderField>* upstream_headers() const;
     void append_sent_header(std::string_view name, std::string& out);
     void append_request_id(std::string& out);
     void append_tls_variable(conf::BuiltinVar v, std::string& out);

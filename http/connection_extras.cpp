@@ -35,8 +35,8 @@ void ClientConnection::write_access_log() {
     }
 }
 
-void ClientConnection::append_upstream_header(std::string_view name, std::string& out) {
-    if (content_) content_->append_upstream_header(name, out);
+const std::vector<HeaderField>* ClientConnection::upstream_headers() const {
+    return content_ ? content_->upstream_headers() : nullptr;
 }
 
 // $sent_http_NAME: from the response head as it was sent (Server, Date, the relayed
@@ -102,7 +102,9 @@ void ClientConnection::append_tls_variable(conf::BuiltinVar v, std::string& out)
 }
 
 // add_header: for the success and redirect statuses nginx lists, or any with `always`.
-void ClientConnection::append_add_headers(int status, core::Buffer& out) {
+// A value sees the head written so far from `head_start` ($sent_http_* of the lines
+// before it, as nginx's header filter adds them in order).
+void ClientConnection::append_add_headers(int status, core::Buffer& out, size_t head_start) {
     const auto& rules = loc().add_headers;
     if (!rules || rules->empty()) return;
     bool listed = false;
@@ -113,6 +115,7 @@ void ClientConnection::append_add_headers(int status, core::Buffer& out) {
     for (const conf::AddHeader& h : *rules) {
         if (!listed && !h.always) continue;
         value.clear();
+        if (h.value.has_variables()) req_.sent_head.assign(out.view().substr(head_start));
         h.value.evaluate(vars, value);
         if (value.empty()) continue;
         out.append(h.name);

@@ -11,6 +11,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "http/request.h"
 
 namespace ferry::http {
 
@@ -32,11 +35,9 @@ class ContentSession {
     // The connection is going away or the request was finalized otherwise: stop, and
     // touch the connection no more. May be called more than once.
     virtual void on_client_failed() = 0;
-    // $upstream_http_NAME (NAME lowercase with '_' for '-'): appended when known.
-    virtual void append_upstream_header(std::string_view name, std::string& out) {
-        (void)name;
-        (void)out;
-    }
+    // The upstream's response header lines ($upstream_http_*, $upstream_cookie_*), once
+    // its head arrived; null before, or for content that has no upstream.
+    virtual const std::vector<HeaderField>* upstream_headers() const { return nullptr; }
     // A byte of the response was queued toward the client.
     virtual bool response_started() const = 0;
     // Gives the session back to whoever made it (a pool or the heap). Called once the

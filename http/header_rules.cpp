@@ -14,6 +14,7 @@ constexpr uint16_t kProxySets = hf_set_by_proxy;
 constexpr uint16_t kHidden = hf_hidden_from_client;
 constexpr uint16_t kNoRelay = hf_not_relayed_to_client;
 constexpr uint16_t kUnique = hf_unique_in_request;
+constexpr uint16_t kSingle = hf_single_in_response;
 
 using K = KnownHeader;
 
@@ -22,10 +23,12 @@ constexpr std::array kHeaders = {
     HeaderInfo{K::connection, "Connection", kHop | kNoUp | kNoRelay},
     HeaderInfo{K::content_length, "Content-Length", kFraming | kProxySets | kNoRelay | kUnique},
     HeaderInfo{K::content_range, "Content-Range", kUnique},
-    HeaderInfo{K::content_type, "Content-Type", 0},
+    HeaderInfo{K::content_type, "Content-Type", kSingle},
     HeaderInfo{K::cookie, "Cookie", 0},
-    HeaderInfo{K::date, "Date", kHidden},
+    HeaderInfo{K::date, "Date", kHidden | kSingle},
+    HeaderInfo{K::etag, "ETag", kSingle},
     HeaderInfo{K::expect, "Expect", kNoUp | kUnique},
+    HeaderInfo{K::expires, "Expires", kSingle},
     HeaderInfo{K::host, "Host", kProxySets | kUnique},
     HeaderInfo{K::if_match, "If-Match", kUnique},
     HeaderInfo{K::if_modified_since, "If-Modified-Since", kUnique},
@@ -33,10 +36,12 @@ constexpr std::array kHeaders = {
     HeaderInfo{K::if_range, "If-Range", kUnique},
     HeaderInfo{K::if_unmodified_since, "If-Unmodified-Since", kUnique},
     HeaderInfo{K::keep_alive, "Keep-Alive", kHop | kNoUp | kNoRelay},
-    HeaderInfo{K::location, "Location", 0},
+    HeaderInfo{K::last_modified, "Last-Modified", kSingle},
+    HeaderInfo{K::location, "Location", kSingle},
     HeaderInfo{K::proxy_authorization, "Proxy-Authorization", kUnique},
     HeaderInfo{K::proxy_connection, "Proxy-Connection", kHop | kNoUp},
-    HeaderInfo{K::server, "Server", kHidden},
+    HeaderInfo{K::refresh, "Refresh", kSingle},
+    HeaderInfo{K::server, "Server", kHidden | kSingle},
     HeaderInfo{K::te, "TE", kHop | kNoUp},
     HeaderInfo{K::trailer, "Trailer", kHop | kNoUp},
     HeaderInfo{K::transfer_encoding, "Transfer-Encoding",

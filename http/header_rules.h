@@ -18,7 +18,9 @@ enum class KnownHeader : uint8_t {
     content_type,
     cookie,
     date,
+    etag,
     expect,
+    expires,
     host,
     if_match,
     if_modified_since,
@@ -26,9 +28,11 @@ enum class KnownHeader : uint8_t {
     if_range,
     if_unmodified_since,
     keep_alive,
+    last_modified,
     location,
     proxy_authorization,
     proxy_connection,
+    refresh,
     server,
     te,
     trailer,
@@ -59,10 +63,14 @@ enum HeaderFlag : uint16_t {
     // X-Accel-Redirect, X-Accel-Limit-Rate, X-Accel-Buffering, X-Accel-Charset.
     hf_hidden_from_client = 1 << 4,
     // Upstream response headers nginx never copies to the client: Connection, Keep-Alive,
-    // Transfer-Encoding and Content-Length (re-framed), Upgrade (only with a 101).
+    // Transfer-Encoding and Content-Length (re-framed), Upgrade is passed on any status.
     hf_not_relayed_to_client = 1 << 5,
     // A second one in a request is answered with 400 (nginx's unique header lines).
     hf_unique_in_request = 1 << 6,
+    // Once in an upstream's response: nginx passes the first one and ignores the others
+    // with a warning (Content-Type, Date, ETag, Expires, Last-Modified, Location,
+    // Refresh, Server).
+    hf_single_in_response = 1 << 7,
 };
 
 struct HeaderInfo {

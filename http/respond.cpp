@@ -163,7 +163,7 @@ void ClientConnection::respond(int status, std::string_view content_type, std::s
     core::Buffer& out = out_.own();
     size_t head_start = out.readable_size();
     write_simple_head(out, r, worker_.times().http_date(), [&](core::Buffer& b) {
-        append_add_headers(status, b);
+        append_add_headers(status, b, head_start);
         append_keepalive_header(b);
     });
     req_.header_bytes = out.readable_size();

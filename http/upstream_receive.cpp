@@ -111,6 +111,26 @@ void UpstreamSession::read_response() {
     }
 }
 
+// False (with nginx's warning) for a second line of a header nginx takes once from an
+// upstream's response.
+bool UpstreamSession::once_in_response(const HeaderField& h, uint64_t& seen) {
+    const HeaderInfo* info = lookup_header(h.name);
+    uint64_t bit = uint64_t{1} << static_cast<unsigned>(info->id);
+    if (!(seen & bit)) {
+        seen |= bit;
+        return true;
+    }
+    for (const HeaderField& first : codec_->head().headers) {
+        if (!equals_ignore_case(first.name, h.name)) continue;
+        log_upstream_error(conf::LogLevel::warn,
+                           fmt::format("upstream sent duplicate header line: \"{}: {}\", previous "
+                                       "value: \"{}: {}\", ignored",
+                                       h.name, h.value, first.name, first.value));
+        break;
+    }
+    return false;
+}
+
 void UpstreamSession::on_response_head(size_t body_at) {
     const UpstreamHead& head = codec_->head();
     int status = head.status;
@@ -119,17 +139,23 @@ void UpstreamSession::on_response_head(size_t body_at) {
     w_.loop().timers().cancel(read_timer_);
     Request& r = c_->request();
     if (retry_on_status(status)) return;
-    if (status == 101) {
-        if (!codec_->can_upgrade()) {
-            fail(Failure::upgrade_refused, 0,
-                 "upstream sent \"101 Switching Protocols\" to a request that did not ask to "
-                 "upgrade");
-            return;
-        }
+    bool switching = status == 101;
+    if (switching && codec_->can_upgrade()) {
         in_.consume(body_at - in_.start());
         start_upgrade();
         return;
     }
+    if (switching && r.upgrade) {
+        // The client asked, but the request that went upstream did not (the config
+        // drops Upgrade, or proxy_http_version 1.0): no tunnel ferry did not set up.
+        fail(Failure::upgrade_refused, 0,
+             "upstream sent \"101 Switching Protocols\" to a request that did not ask to "
+             "upgrade");
+        return;
+    }
+    // A 101 to a request that did not ask to upgrade is passed on as nginx does: the
+    // head alone, and both connections close after it.
+    if (switching) c_->set_no_keepalive();
     if (conf_->intercept_errors && status >= 300 && c_->has_error_page(status)) {
         // proxy_intercept_errors: error_page answers instead of the upstream's body.
         record_upstream(status);
@@ -139,7 +165,7 @@ void UpstreamSession::on_response_head(size_t body_at) {
         c_->content_failed(status);
         return;
     }
-    bool no_body = r.head_only || status == 204 || status == 304;
+    bool no_body = r.head_only || status == 204 || status == 304 || switching;
     std::string error;
     if (!codec_->init_body(no_body, error)) {
         fail(Failure::invalid_header, 0, error);
@@ -209,14 +235,20 @@ void UpstreamSession::write_client_head() {
         if (equals_ignore_case(h.name, "connection")) up_connection = h.value;
     }
     thread_local std::string value, absolute;
+    uint64_t seen_single = 0;
     for (const HeaderField& h : head.headers) {
         const HeaderInfo* info = lookup_header(h.name);
-        if (info && (info->has(hf_hop_by_hop) || info->id == KnownHeader::content_length ||
-                     info->id == KnownHeader::transfer_encoding)) {
+        if (info && info->has(hf_single_in_response) && !once_in_response(h, seen_single)) continue;
+        // nginx passes an upstream's Upgrade line to the client on any status (a 426
+        // names the protocol it wants).
+        bool upgrade = info && info->id == KnownHeader::upgrade;
+        if (info && !upgrade &&
+            (info->has(hf_hop_by_hop) || info->id == KnownHeader::content_length ||
+             info->id == KnownHeader::transfer_encoding)) {
             continue;
         }
         if (hidden(*conf_, h.name, info)) continue;
-        if (!up_connection.empty() && has_token(up_connection, h.name)) continue;
+        if (!upgrade && !up_connection.empty() && has_token(up_connection, h.name)) continue;
         if (info && info->id == KnownHeader::location) {
             value.clear();
             absolute.clear();
@@ -237,7 +269,7 @@ void UpstreamSession::write_client_head() {
         out.append("\r\n");
     }
     if (x_.framing == ClientFraming::chunked) out.append("Transfer-Encoding: chunked\r\n");
-    c_->append_add_headers(status, out);
+    c_->append_add_headers(status, out, head_start);
     if (keepalive) c_->append_keepalive_header(out);
     if (!keepalive) c_->set_no_keepalive();
     out.append(keepalive && c_->will_keep_alive() ? "Connection: keep-alive\r\n\r\n"
@@ -365,21 +397,9 @@ void UpstreamSession::on_client_drained() {
     if (x_.stage == Stage::relaying) relay_body();
 }
 
-void UpstreamSession::append_upstream_header(std::string_view name, std::string& out) {
-    if (x_.status == 0 || !codec_) return;
-    bool first = true;
-    for (const HeaderField& h : codec_->head().headers) {
-        if (h.name.size() != name.size()) continue;
-        bool same = true;
-        for (size_t i = 0; i < name.size() && same; ++i) {
-            char a = h.name[i] == '-' ? '_' : static_cast<char>(tolower(h.name[i]));
-            same = a == name[i];
-        }
-        if (!same) continue;
-        if (!first) out += ", ";
-        out += h.value;
-        first = false;
-    }
+const std::vector<HeaderField>* UpstreamSession::upstream_headers() const {
+    if (x_.status == 0 || !codec_) return nullptr;
+    return &codec_->head().headers;
 }
 
 }  // namespace ferry::http

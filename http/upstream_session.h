@@ -60,7 +60,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     void on_client_drained() override;
     void on_client_failed() override;
     void on_client_maybe_closed() override;
-    void append_upstream_header(std::string_view name, std::string& out) override;
+    const std::vector<HeaderField>* upstream_headers() const override;
     bool response_started() const override { return x_.response_started; }
     void release() override;
 
@@ -101,6 +101,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     void record_upstream(int status);
     std::string upstream_url() const;
     void log_upstream_error(conf::LogLevel level, std::string_view message);
+    bool once_in_response(const HeaderField& h, uint64_t& seen);
     void on_read_timeout();
     void on_write_timeout();
 
@@ -142,9 +143,9 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     std::string uri_;  // the URI sent upstream
     std::vector<bool> tried_;
     std::vector<bool> tried_backup_;
-    OutQueue req_out_;  // the request toward the upstream
+    OutQueue req_out_;        // the request toward the upstream
     std::string file_piece_;  // a piece of a buffered body read from its temporary file
-    core::Buffer in_;   // the response from the upstream
+    core::Buffer in_;         // the response from the upstream
     std::unique_ptr<UpstreamConn> up_;
     core::TlsStream* up_tls_ = nullptr;  // up_->stream when the target is TLS
     std::string tls_name_;               // SNI / verified name
@@ -159,9 +160,9 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
         bool sent_any = false;      // a byte of this attempt's request went upstream
         bool request_sent = false;  // the whole request went upstream
         bool body_end_queued = false;
-        size_t borrowed = 0;  // request body bytes lent to req_out_ from the client buffer
+        size_t borrowed = 0;     // request body bytes lent to req_out_ from the client buffer
         uint64_t body_sent = 0;  // of a buffered body, bytes sent by this attempt
-        size_t parsed = 0;    // response bytes given to the codec's head parser
+        size_t parsed = 0;       // response bytes given to the codec's head parser
         bool readable = false;
         bool writable = false;
         bool peer_closed = false;  // RDHUP/HUP seen: read until EOF, whatever the sizes

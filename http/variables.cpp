@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "http/basic_credentials.h"
 #include "http/connection.h"
 #include "http/header_rules.h"
 #include "http/http_date.h"
@@ -62,13 +63,35 @@ void append_seconds(std::string& out, int64_t ms) {
 RequestVars::RequestVars(ClientConnection& c) : c_(c), r_(c.request()) {}
 
 void RequestVars::append_header(const Request& r, std::string_view name, std::string& out) {
+    append_joined(r.headers, name, out);
+}
+
+// Several lines of one name are joined as nginx joins them: "; " for Cookie, ", " else.
+void RequestVars::append_joined(const std::vector<HeaderField>& headers, std::string_view name,
+                                std::string& out) {
+    if (name.empty()) return;
     bool cookie = header_name_matches("cookie", name);
     bool first = true;
-    for (const HeaderField& h : r.headers) {
+    for (const HeaderField& h : headers) {
         if (!header_name_matches(h.name, name)) continue;
         if (!first) out += cookie ? "; " : ", ";
         out += h.value;
         first = false;
+    }
+}
+
+// $upstream_cookie_NAME: the value of the first Set-Cookie line that sets NAME.
+void RequestVars::append_upstream_cookie(std::string_view name, std::string& out) {
+    const std::vector<HeaderField>* headers = c_.upstream_headers();
+    if (!headers || name.empty()) return;
+    for (const HeaderField& h : *headers) {
+        if (!equals_ignore_case(h.name, "set-cookie")) continue;
+        std::string_view v = h.value;
+        size_t eq = v.find('=');
+        if (eq == std::string_view::npos || !equals_ignore_case(v.substr(0, eq), name)) continue;
+        v.remove_prefix(eq + 1);
+        out += v.substr(0, v.find(';'));
+        return;
     }
 }
 
@@ -140,7 +163,12 @@ void RequestVars::append(const conf::VarRef& var, std::string& out) {
             c_.append_sent_header(var.name, out);
             return;
         case conf::VarKind::upstream_http:
-            c_.append_upstream_header(var.name, out);
+            if (const std::vector<HeaderField>* h = c_.upstream_headers()) {
+                append_joined(*h, var.name, out);
+            }
+            return;
+        case conf::VarKind::upstream_cookie:
+            append_upstream_cookie(var.name, out);
             return;
     }
 }
@@ -261,8 +289,11 @@ void RequestVars::append_builtin(BuiltinVar v, std::string& out) {
         case BuiltinVar::remote_port:
             append_u64(out, c_.peer().port());
             return;
-        case BuiltinVar::remote_user:
+        case BuiltinVar::remote_user: {
+            std::string user, password;
+            if (parse_basic_credentials(r_.header("authorization"), user, password)) out += user;
             return;
+        }
         case BuiltinVar::binary_remote_addr: {
             const core::SockAddr& p = c_.peer();
             if (p.family() == AF_INET) {
@@ -278,7 +309,7 @@ void RequestVars::append_builtin(BuiltinVar v, std::string& out) {
             if (r_.content_length >= 0) append_u64(out, static_cast<uint64_t>(r_.content_length));
             return;
         case BuiltinVar::content_type:
-            out += r_.header("content-type");
+            append_header(r_, "content_type", out);  // several lines joined, as nginx
             return;
         case BuiltinVar::request_body:
             // nginx's: the body when it was read into memory (not in a file).

@@ -4,14 +4,15 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "conf/template.h"
+#include "http/request.h"
 
 namespace ferry::http {
 
 class ClientConnection;
 class HttpWorker;
-struct Request;
 
 class RequestVars final : public conf::VariableSource {
   public:
@@ -21,6 +22,8 @@ class RequestVars final : public conf::VariableSource {
     // Appends the value of the request header `name` ('_' matching '-'), joining
     // repeated headers as nginx does ("; " for Cookie, ", " otherwise).
     static void append_header(const Request& r, std::string_view name, std::string& out);
+    static void append_joined(const std::vector<HeaderField>& headers, std::string_view name,
+                              std::string& out);
     // $cookie_NAME and $arg_NAME.
     static bool find_cookie(const Request& r, std::string_view name, std::string_view& value);
     static bool find_arg(std::string_view args, std::string_view name, std::string_view& value);
@@ -30,6 +33,7 @@ class RequestVars final : public conf::VariableSource {
     void append_map(uint32_t id, std::string& out);
     void append_capture(const conf::VarRef& var, std::string& out);
     void append_request_time(std::string& out);
+    void append_upstream_cookie(std::string_view name, std::string& out);
 
     ClientConnection& c_;
     Request& r_;
