@@ -21,13 +21,15 @@ std::string quoted_call(const char* call, const std::string& arg) {
     return std::string(call) + "(\"" + arg + "\") failed";
 }
 
-// The chain file's first certificate is the server's, the rest is sent after it.
-bool use_certificate(SSL_CTX* ctx, const conf::SslCertificate& pair, std::string& error) {
+// The chain file's first certificate is the server's, the rest is sent after it. Returns
+// the leaf (owned: a later pair of the same key type replaces it in the context, which
+// then drops its reference), or null with `error`.
+X509Ptr use_certificate(SSL_CTX* ctx, const conf::SslCertificate& pair, std::string& error) {
     std::vector<X509Ptr> certs = load_certificates(pair.certificate, error);
-    if (certs.empty()) return false;
+    if (certs.empty()) return nullptr;
     if (SSL_CTX_use_certificate(ctx, certs[0].get()) == 0) {
         error = ssl_error_text(quoted_call("SSL_CTX_use_certificate", pair.certificate));
-        return false;
+        return nullptr;
     }
     STACK_OF(X509)* chain = sk_X509_new_null();
     for (size_t i = 1; chain && i < certs.size(); i++)
@@ -37,22 +39,22 @@ bool use_certificate(SSL_CTX* ctx, const conf::SslCertificate& pair, std::string
     sk_X509_free(chain);
     if (!chained) {
         error = ssl_error_text(quoted_call("SSL_CTX_set0_chain", pair.certificate));
-        return false;
+        return nullptr;
     }
     EvpPkeyPtr key = load_private_key(pair.key, error);
-    if (!key) return false;
+    if (!key) return nullptr;
     if (SSL_CTX_use_PrivateKey(ctx, key.get()) == 0) {
         error = ssl_error_text(quoted_call("SSL_CTX_use_PrivateKey", pair.key));
-        return false;
+        return nullptr;
     }
     // OpenSSL only compares a key with a certificate of the same key type; a key of
     // another type (an EC key for an RSA certificate) would pass and fail every
     // handshake later, so check the pair now.
     if (SSL_CTX_check_private_key(ctx) != 1) {
         error = ssl_error_text(quoted_call("SSL_CTX_check_private_key", pair.key));
-        return false;
+        return nullptr;
     }
-    return true;
+    return std::move(certs[0]);
 }
 
 bool use_dhparam(SSL_CTX* ctx, const std::string& path, std::string& error) {
@@ -76,16 +78,16 @@ bool use_dhparam(SSL_CTX* ctx, const std::string& path, std::string& error) {
 
 // Sessions resume only on the server block that made them: the id context is a digest
 // of the block's certificates.
-bool set_session_id_context(SSL_CTX* ctx, const std::vector<X509*>& certs, std::string& error) {
+bool set_session_id_context(SSL_CTX* ctx, const std::vector<X509Ptr>& certs, std::string& error) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int md_len = 0;
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> dg(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     bool ok = dg && EVP_DigestInit_ex(dg.get(), EVP_sha256(), nullptr) == 1 &&
               EVP_DigestUpdate(dg.get(), "HTTP", 4) == 1;
-    for (X509* cert : certs) {
+    for (const X509Ptr& cert : certs) {
         unsigned char cmd[EVP_MAX_MD_SIZE];
         unsigned int cmd_len = 0;
-        ok = ok && X509_digest(cert, EVP_sha256(), cmd, &cmd_len) == 1 &&
+        ok = ok && X509_digest(cert.get(), EVP_sha256(), cmd, &cmd_len) == 1 &&
              EVP_DigestUpdate(dg.get(), cmd, cmd_len) == 1;
     }
     ok = ok && EVP_DigestFinal_ex(dg.get(), md, &md_len) == 1 &&
@@ -160,10 +162,13 @@ SslCtxPtr make_server_context(const conf::SslConf& conf, std::string& error) {
     }
     if (conf.prefer_server_ciphers) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
 
-    std::vector<X509*> leaves;
+    // Every pair loaded counts in the session id context, a replaced one too (as in
+    // nginx), so the leaves are kept alive here until it is computed.
+    std::vector<X509Ptr> leaves;
     for (const conf::SslCertificate& pair : conf.certificates) {
-        if (!use_certificate(c, pair, error)) return nullptr;
-        leaves.push_back(SSL_CTX_get0_certificate(c));
+        X509Ptr leaf = use_certificate(c, pair, error);
+        if (!leaf) return nullptr;
+        leaves.push_back(std::move(leaf));
     }
     if (!conf.dhparam.empty() && !use_dhparam(c, conf.dhparam, error)) return nullptr;
     if (conf.ecdh_curve != "auto" && SSL_CTX_set1_curves_list(c, conf.ecdh_curve.c_str()) == 0) {

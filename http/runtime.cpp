@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "http/content.h"
+#include "http/tls_contexts.h"
 #include "http/uri.h"
 
 namespace ferry::http {
@@ -274,12 +275,8 @@ bool Runtime::build_tls(conf::Diagnostics& diags) {
     for (auto& srv : servers_) {
         const conf::ServerConf& sc = *srv->conf;
         if (!sc.ssl || sc.ssl->certificates.empty()) continue;
-        std::string error;
-        srv->ssl_ctx = core::make_server_context(*sc.ssl, error);
-        if (!srv->ssl_ctx) {
-            diags.push_back(error_at(sc.ssl->certificates.front().loc, error));
-            ok = false;
-        }
+        srv->ssl_ctx = server_tls_context(*sc.ssl, diags);
+        ok = srv->ssl_ctx && ok;
     }
     if (!ok) return false;
     for (AddressRt& a : addresses_) {
@@ -292,10 +289,8 @@ bool Runtime::build_tls(conf::Diagnostics& diags) {
             ok = false;
             continue;
         }
-        std::string error;
-        a.ssl_ctx = core::make_server_context(*def.ssl, error);
+        a.ssl_ctx = server_tls_context(*def.ssl, diags);
         if (!a.ssl_ctx) {
-            diags.push_back(error_at(def.ssl->certificates.front().loc, error));
             ok = false;
             continue;
         }
@@ -308,21 +303,8 @@ bool Runtime::build_tls(conf::Diagnostics& diags) {
         });
     }
     for (auto& loc : location_list_)
-        ok = build_upstream_tls(*loc, diags) && ok;
+        ok = upstream_tls_context(*loc->conf, loc->upstream_tls, diags) && ok;
     return ok;
-}
-
-bool Runtime::build_upstream_tls(LocationRt& rt, conf::Diagnostics& diags) {
-    const conf::LocationConf& loc = *rt.conf;
-    if (!loc.proxy_pass || loc.proxy_pass->scheme != conf::ProxyPass::Scheme::https) return true;
-    std::string error;
-    core::SslCtxPtr ctx = core::make_client_context(core::client_settings_from(loc.proxy), error);
-    if (!ctx) {
-        diags.push_back(error_at(loc.proxy_pass->loc, error));
-        return false;
-    }
-    rt.upstream_tls = std::move(ctx);
-    return true;
 }
 
 }  // namespace ferry::http

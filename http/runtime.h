@@ -112,7 +112,6 @@ class Runtime {
     bool open_logs(conf::Diagnostics& diags);
     bool build_tls(conf::Diagnostics& diags);
     void build_locations();
-    bool build_upstream_tls(LocationRt& loc, conf::Diagnostics& diags);
     const ServerRt* sni_server(const AddressRt& a, std::string_view name) const;
     void open_location_logs(LocationRt& loc, conf::Diagnostics& diags, bool& ok);
 

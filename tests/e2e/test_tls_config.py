@@ -62,6 +62,32 @@ def test_t_accepts_rsa_and_ecdsa_pairs_and_an_expired_certificate(ferry_binary, 
     assert f"configuration file {conf} test is successful" in err
 
 
+def test_two_pairs_of_one_key_type_start_and_the_later_pair_is_presented(ferry_binary, pki):
+    """Issue 14 (nginx-tests' ssl_certificates.t): two ECDSA pairs in one server, an RSA
+    pair between them. nginx accepts it, the later pair of a type replacing the earlier;
+    ferry died with SIGSEGV at start-up."""
+    port = harness.free_port()
+    conf = th.tls_conf(f"""
+    server {{
+        listen 127.0.0.1:@port@ ssl;
+        server_name a.test;
+        ssl_certificate {pki.a_cert}; ssl_certificate_key {pki.a_key};
+        ssl_certificate {pki.rsa_cert}; ssl_certificate_key {pki.rsa_key};
+        ssl_certificate {pki.b_cert}; ssl_certificate_key {pki.b_key};
+        location / {{ return 200 "served\\n"; }}
+    }}""")
+    with harness.Ferry(conf, ports={"port": port}) as f:
+        r = th.s_client(port, "a.test", args=["-sigalgs", "ECDSA+SHA256"],
+                        request=th.http_get("a.test"))
+        assert r.handshake_ok, r
+        assert r.cert == th.pem_body(th.read(pki.b_cert)), r
+        assert r.body().startswith("served"), r
+        r = th.s_client(port, "a.test", args=["-sigalgs", "RSA-PSS+SHA256:RSA+SHA256"],
+                        request=th.http_get("a.test"))
+        assert r.cert == th.pem_body(th.read(pki.rsa_cert)), r
+        assert "[alert]" not in f.read_error_log()
+
+
 def test_t_resolves_relative_certificate_paths_against_the_config_directory(
         ferry_binary, tmp_path, pki):
     os.makedirs(tmp_path / "certs")

@@ -616,6 +616,22 @@ TEST_CASE("a server holds an RSA and an ECDSA certificate at once", "[core][tls]
     CHECK(key_type("ECDHE-ECDSA-AES128-GCM-SHA256") == EVP_PKEY_EC);
 }
 
+// Issue 14: a second pair of the same key type replaced the first in the context, which
+// freed the first leaf while ferry still held a pointer to it (SIGSEGV at start-up).
+TEST_CASE("two pairs of one key type: the later pair wins, nothing crashes", "[core][tls]") {
+    SslConf conf = server_conf("a");
+    conf.certificates.push_back({pki().path("b.pem"), pki().path("b.key"), {}});
+    conf.certificates.push_back({pki().path("rsa.pem"), pki().path("rsa.key"), {}});
+    SslCtxPtr sctx = server_ctx(conf), cctx = client_ctx();
+    Conn c = make_conn(sctx.get(), cctx.get());
+    REQUIRE(shake(c).ok());
+    X509* peer = SSL_get0_peer_certificate(c.client->native_handle());
+    REQUIRE(peer);
+    char cn[64] = {};
+    X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
+    CHECK(std::string(cn) == "b.test");  // the later ECDSA pair, preferred over RSA
+}
+
 TEST_CASE("ALPN selects http/1.1 and refuses a client that offers only h2", "[core][tls]") {
     SslCtxPtr sctx = server_ctx(server_conf("a")), cctx = client_ctx();
     Conn c = make_conn(sctx.get(), cctx.get());
