@@ -20,6 +20,7 @@ RUN apt-get update \
 # The sources meson reads (a new top-level source folder must be added here).
 WORKDIR /src
 COPY meson.build meson_options.txt ./
+COPY app app
 COPY conf conf
 COPY core core
 COPY http http

@@ -1,10 +1,11 @@
-// Severity levels of the error log, in nginx's order.
+// Severity levels of the error log: core's (core/log_level.h), named conf::LogLevel in
+// the configuration layer, where diagnostics and error_log levels use them.
 #pragma once
 
-#include <cstdint>
+#include "core/log_level.h"
 
 namespace ferry::conf {
 
-enum class LogLevel : uint8_t { debug, info, notice, warn, error, crit, alert, emerg };
+using core::LogLevel;
 
 }  // namespace ferry::conf

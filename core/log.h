@@ -14,11 +14,9 @@
 #include <string_view>
 #include <vector>
 
-#include "conf/log_level.h"
+#include "core/log_level.h"
 
 namespace ferry::core {
-
-using conf::LogLevel;
 
 std::string_view level_name(LogLevel level);
 

@@ -184,9 +184,8 @@ void set_common_options(SSL_CTX* ctx, uint8_t protocols) {
         uint8_t bit;
         uint64_t off;
     } versions[] = {
-        {conf::ssl_sslv3, SSL_OP_NO_SSLv3},     {conf::ssl_tlsv1, SSL_OP_NO_TLSv1},
-        {conf::ssl_tlsv1_1, SSL_OP_NO_TLSv1_1}, {conf::ssl_tlsv1_2, SSL_OP_NO_TLSv1_2},
-        {conf::ssl_tlsv1_3, SSL_OP_NO_TLSv1_3},
+        {tls_sslv3, SSL_OP_NO_SSLv3},  {tls_v1, SSL_OP_NO_TLSv1},     {tls_v1_1, SSL_OP_NO_TLSv1_1},
+        {tls_v1_2, SSL_OP_NO_TLSv1_2}, {tls_v1_3, SSL_OP_NO_TLSv1_3},
     };
     for (const auto& v : versions) {
         if (protocols & v.bit) {
@@ -213,17 +212,6 @@ void set_common_options(SSL_CTX* ctx, uint8_t protocols) {
 }
 
 }  // namespace tls_detail
-
-TlsClientSettings client_settings_from(const conf::ProxyConf& proxy) {
-    TlsClientSettings s;
-    s.protocols = proxy.ssl_protocols;
-    s.ciphers = proxy.ssl_ciphers;
-    s.verify = proxy.ssl_verify;
-    s.trusted_certificate = proxy.ssl_trusted_certificate;
-    s.verify_depth = proxy.ssl_verify_depth;
-    s.session_reuse = proxy.ssl_session_reuse;
-    return s;
-}
 
 namespace {
 // Verification never stops the handshake: like nginx, the result is checked afterwards

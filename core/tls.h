@@ -17,8 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include "conf/model.h"
+#include <vector>
 
 namespace ferry::core {
 
@@ -55,6 +54,39 @@ using BioPtr = std::unique_ptr<BIO, BioFree>;
 // list is wrapped in " (SSL:" ... ")" and left out when the queue is empty.
 std::string ssl_error_text(std::string_view what);
 
+// TLS protocol versions, as a mask (ssl_protocols, proxy_ssl_protocols).
+enum TlsProtocol : uint8_t {
+    tls_sslv3 = 1,
+    tls_v1 = 2,
+    tls_v1_1 = 4,
+    tls_v1_2 = 8,
+    tls_v1_3 = 16,
+};
+
+// Settings of one TLS server block (ssl_*), filled by the layer that reads the
+// configuration (http/tls_contexts.cpp); paths are absolute.
+struct TlsServerSettings {
+    struct Pair {
+        std::string certificate;  // PEM chain, leaf first
+        std::string key;
+    };
+    std::vector<Pair> certificates;
+    uint8_t protocols = tls_v1_2 | tls_v1_3;
+    std::string ciphers = "HIGH:!aNULL:!MD5";
+    bool prefer_server_ciphers = false;
+    enum class SessionCache : uint8_t {
+        off,
+        none,
+        builtin,
+        shared
+    } session_cache = SessionCache::none;
+    uint64_t session_cache_size = 0;  // bytes for shared, sessions for builtin
+    int64_t session_timeout_ms = 5 * 60 * 1000;
+    bool session_tickets = true;
+    std::string dhparam;  // empty: none
+    std::string ecdh_curve = "auto";
+};
+
 // Builds the context of one TLS server block: its certificate/key pairs (several of
 // different key types, e.g. RSA + ECDSA, as nginx allows), ssl_protocols, ssl_ciphers,
 // ssl_prefer_server_ciphers, ssl_session_cache / _timeout / _tickets, ssl_dhparam,
@@ -73,7 +105,7 @@ std::string ssl_error_text(std::string_view what);
 // SNI, the cache and ticket keys in use are always the default server's (the context
 // the connection started on), as in nginx; each server's certificates make its own
 // session id context, so a session never resumes on another server block.
-SslCtxPtr make_server_context(const conf::SslConf& conf, std::string& error);
+SslCtxPtr make_server_context(const TlsServerSettings& settings, std::string& error);
 
 // SNI: what the caller's selector answers for a ClientHello's server name.
 struct SniChoice {
@@ -95,14 +127,13 @@ void set_sni_selector(SSL_CTX* default_ctx, SniSelector select);
 
 // Settings of one upstream TLS configuration (proxy_ssl_*).
 struct TlsClientSettings {
-    uint8_t protocols = conf::ssl_tlsv1_2 | conf::ssl_tlsv1_3;
+    uint8_t protocols = tls_v1_2 | tls_v1_3;
     std::string ciphers = "DEFAULT";
     bool verify = false;              // proxy_ssl_verify
     std::string trusted_certificate;  // proxy_ssl_trusted_certificate (PEM, may hold many)
     int verify_depth = 1;             // proxy_ssl_verify_depth
     bool session_reuse = true;        // proxy_ssl_session_reuse
 };
-TlsClientSettings client_settings_from(const conf::ProxyConf& proxy);
 
 // Builds an upstream context. As nginx, the handshake itself never fails on a bad
 // certificate: with `verify` on, TlsStream::handshake() checks the chain result and the

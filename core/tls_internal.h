@@ -18,7 +18,7 @@ std::vector<X509Ptr> load_certificates(const std::string& path, std::string& err
 EvpPkeyPtr load_private_key(const std::string& path, std::string& error);
 
 // Options and modes every ferry context gets, client or server: protocol versions from
-// the conf::SslProtocol mask, no compression, EOF without
+// the TlsProtocol mask, no compression, EOF without
 // close_notify read as a clean end (nginx sets SSL_OP_IGNORE_UNEXPECTED_EOF), released
 // idle buffers, partial writes that may be retried from a moved buffer, and kernel TLS
 // where the kernel offers it (read-ahead otherwise).

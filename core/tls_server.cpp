@@ -24,7 +24,7 @@ std::string quoted_call(const char* call, const std::string& arg) {
 // The chain file's first certificate is the server's, the rest is sent after it. Returns
 // the leaf (owned: a later pair of the same key type replaces it in the context, which
 // then drops its reference), or null with `error`.
-X509Ptr use_certificate(SSL_CTX* ctx, const conf::SslCertificate& pair, std::string& error) {
+X509Ptr use_certificate(SSL_CTX* ctx, const TlsServerSettings::Pair& pair, std::string& error) {
     std::vector<X509Ptr> certs = load_certificates(pair.certificate, error);
     if (certs.empty()) return nullptr;
     if (SSL_CTX_use_certificate(ctx, certs[0].get()) == 0) {
@@ -96,11 +96,11 @@ bool set_session_id_context(SSL_CTX* ctx, const std::vector<X509Ptr>& certs, std
     return ok;
 }
 
-void set_session_cache(SSL_CTX* ctx, const conf::SslConf& conf) {
-    using Cache = conf::SslConf::SessionCache;
-    SSL_CTX_set_timeout(ctx, static_cast<long>(conf.session_timeout / 1000));
-    if (!conf.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    switch (conf.session_cache) {
+void set_session_cache(SSL_CTX* ctx, const TlsServerSettings& settings) {
+    using Cache = TlsServerSettings::SessionCache;
+    SSL_CTX_set_timeout(ctx, static_cast<long>(settings.session_timeout_ms / 1000));
+    if (!settings.session_tickets) SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    switch (settings.session_cache) {
         case Cache::off:
             SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
             return;
@@ -114,15 +114,15 @@ void set_session_cache(SSL_CTX* ctx, const conf::SslConf& conf) {
             return;
         case Cache::builtin:
             SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-            if (conf.session_cache_size > 0) {
-                SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(conf.session_cache_size));
+            if (settings.session_cache_size > 0) {
+                SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(settings.session_cache_size));
             }
             return;
         case Cache::shared: {
             // nginx: "one megabyte of the cache contains about 4000 sessions".
             SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-            uint64_t sessions = conf.session_cache_size * 4000 / (1024 * 1024);
-            if (conf.session_cache_size > 0) {
+            uint64_t sessions = settings.session_cache_size * 4000 / (1024 * 1024);
+            if (settings.session_cache_size > 0) {
                 SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(sessions ? sessions : 1));
             }
             return;
@@ -147,7 +147,7 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
 
 }  // namespace
 
-SslCtxPtr make_server_context(const conf::SslConf& conf, std::string& error) {
+SslCtxPtr make_server_context(const TlsServerSettings& settings, std::string& error) {
     ERR_clear_error();
     SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
     if (!ctx) {
@@ -155,28 +155,29 @@ SslCtxPtr make_server_context(const conf::SslConf& conf, std::string& error) {
         return nullptr;
     }
     SSL_CTX* c = ctx.get();
-    tls_detail::set_common_options(c, conf.protocols);
-    if (SSL_CTX_set_cipher_list(c, conf.ciphers.c_str()) == 0) {
-        error = ssl_error_text(quoted_call("SSL_CTX_set_cipher_list", conf.ciphers));
+    tls_detail::set_common_options(c, settings.protocols);
+    if (SSL_CTX_set_cipher_list(c, settings.ciphers.c_str()) == 0) {
+        error = ssl_error_text(quoted_call("SSL_CTX_set_cipher_list", settings.ciphers));
         return nullptr;
     }
-    if (conf.prefer_server_ciphers) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (settings.prefer_server_ciphers) SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
 
     // Every pair loaded counts in the session id context, a replaced one too (as in
     // nginx), so the leaves are kept alive here until it is computed.
     std::vector<X509Ptr> leaves;
-    for (const conf::SslCertificate& pair : conf.certificates) {
+    for (const TlsServerSettings::Pair& pair : settings.certificates) {
         X509Ptr leaf = use_certificate(c, pair, error);
         if (!leaf) return nullptr;
         leaves.push_back(std::move(leaf));
     }
-    if (!conf.dhparam.empty() && !use_dhparam(c, conf.dhparam, error)) return nullptr;
-    if (conf.ecdh_curve != "auto" && SSL_CTX_set1_curves_list(c, conf.ecdh_curve.c_str()) == 0) {
-        error = ssl_error_text(quoted_call("SSL_CTX_set1_curves_list", conf.ecdh_curve));
+    if (!settings.dhparam.empty() && !use_dhparam(c, settings.dhparam, error)) return nullptr;
+    if (settings.ecdh_curve != "auto" &&
+        SSL_CTX_set1_curves_list(c, settings.ecdh_curve.c_str()) == 0) {
+        error = ssl_error_text(quoted_call("SSL_CTX_set1_curves_list", settings.ecdh_curve));
         return nullptr;
     }
     if (!set_session_id_context(c, leaves, error)) return nullptr;
-    set_session_cache(c, conf);
+    set_session_cache(c, settings);
     SSL_CTX_set_alpn_select_cb(c, select_alpn, nullptr);
     return ctx;
 }

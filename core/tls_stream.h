@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "conf/log_level.h"
+#include "core/log_level.h"
 #include "core/stream.h"
 #include "core/tls.h"
 

@@ -11,6 +11,11 @@
 
 namespace ferry::http {
 
+// The core settings of a server block's ssl_* directives, and of a location's
+// proxy_ssl_* directives.
+core::TlsServerSettings tls_server_settings(const conf::SslConf& ssl);
+core::TlsClientSettings tls_client_settings(const conf::ProxyConf& proxy);
+
 // The context of a server block's ssl_* settings. Null + an [emerg] diagnostic at the
 // first ssl_certificate on failure.
 core::SslCtxPtr server_tls_context(const conf::SslConf& ssl, conf::Diagnostics& diags);

@@ -19,7 +19,6 @@
 #include "core/tls_stream.h"
 
 using namespace ferry::core;
-using ferry::conf::SslConf;
 
 namespace {
 
@@ -110,14 +109,14 @@ const Pki& pki() {
     return p;
 }
 
-SslConf server_conf(const char* name) {
-    SslConf conf;
+TlsServerSettings server_conf(const char* name) {
+    TlsServerSettings conf;
     conf.certificates.push_back(
-        {pki().path(std::string(name) + ".pem"), pki().path(std::string(name) + ".key"), {}});
+        {pki().path(std::string(name) + ".pem"), pki().path(std::string(name) + ".key")});
     return conf;
 }
 
-SslCtxPtr server_ctx(const SslConf& conf) {
+SslCtxPtr server_ctx(const TlsServerSettings& conf) {
     std::string error;
     SslCtxPtr ctx = make_server_context(conf, error);
     INFO(error);
@@ -260,9 +259,9 @@ size_t relay(int from, int to, size_t limit = SIZE_MAX) {
 // ---- contexts and their errors ----
 
 TEST_CASE("a missing certificate file is reported in nginx's words", "[core][tls]") {
-    SslConf conf;
+    TlsServerSettings conf;
     std::string missing = pki().path("missing.pem");
-    conf.certificates.push_back({missing, pki().path("a.key"), {}});
+    conf.certificates.push_back({missing, pki().path("a.key")});
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
     CHECK(error == "cannot load certificate \"" + missing +
@@ -273,9 +272,9 @@ TEST_CASE("a missing certificate file is reported in nginx's words", "[core][tls
 }
 
 TEST_CASE("a certificate file that is not PEM is reported", "[core][tls]") {
-    SslConf conf;
+    TlsServerSettings conf;
     std::string garbage = pki().path("garbage.pem");
-    conf.certificates.push_back({garbage, pki().path("a.key"), {}});
+    conf.certificates.push_back({garbage, pki().path("a.key")});
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
     CHECK(error == "cannot load certificate \"" + garbage +
@@ -284,9 +283,9 @@ TEST_CASE("a certificate file that is not PEM is reported", "[core][tls]") {
 }
 
 TEST_CASE("missing and unreadable keys are reported", "[core][tls]") {
-    SslConf conf;
+    TlsServerSettings conf;
     std::string missing = pki().path("missing.key");
-    conf.certificates.push_back({pki().path("a.pem"), missing, {}});
+    conf.certificates.push_back({pki().path("a.pem"), missing});
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
     CHECK(error.rfind("cannot load certificate key \"" + missing +
@@ -300,22 +299,22 @@ TEST_CASE("missing and unreadable keys are reported", "[core][tls]") {
 }
 
 TEST_CASE("a key that does not match its certificate is refused", "[core][tls]") {
-    SslConf conf;
-    conf.certificates.push_back({pki().path("a.pem"), pki().path("b.key"), {}});
+    TlsServerSettings conf;
+    conf.certificates.push_back({pki().path("a.pem"), pki().path("b.key")});
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
     CHECK(error == "SSL_CTX_use_PrivateKey(\"" + pki().path("b.key") +
                        "\") failed (SSL: error:05800074:x509 certificate routines::key values "
                        "mismatch)");
     // A key of another type than the certificate's is caught too.
-    conf.certificates[0] = {pki().path("rsa.pem"), pki().path("a.key"), {}};
+    conf.certificates[0] = {pki().path("rsa.pem"), pki().path("a.key")};
     CHECK_FALSE(make_server_context(conf, error));
     CHECK(error.rfind("SSL_CTX_check_private_key(\"" + pki().path("a.key") + "\") failed (SSL: ",
                       0) == 0);
 }
 
 TEST_CASE("bad cipher lists and curves are reported", "[core][tls]") {
-    SslConf conf = server_conf("a");
+    TlsServerSettings conf = server_conf("a");
     conf.ciphers = "NOPE";
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
@@ -329,7 +328,7 @@ TEST_CASE("bad cipher lists and curves are reported", "[core][tls]") {
 }
 
 TEST_CASE("ssl_dhparam is loaded, and a missing file is reported", "[core][tls]") {
-    SslConf conf = server_conf("rsa");
+    TlsServerSettings conf = server_conf("rsa");
     conf.dhparam = pki().path("missing-dh.pem");
     std::string error;
     CHECK_FALSE(make_server_context(conf, error));
@@ -341,7 +340,7 @@ TEST_CASE("ssl_dhparam is loaded, and a missing file is reported", "[core][tls]"
     conf.dhparam = pki().path("dh.pem");
     SslCtxPtr sctx = server_ctx(conf);
     TlsClientSettings s;
-    s.protocols = ferry::conf::ssl_tlsv1_2;
+    s.protocols = tls_v1_2;
     s.ciphers = "DHE-RSA-AES128-GCM-SHA256";
     SslCtxPtr cctx = client_ctx(s);
     Conn c = make_conn(sctx.get(), cctx.get());
@@ -582,14 +581,14 @@ TEST_CASE("SNI picks the server context and is kept as $ssl_server_name", "[core
 }
 
 TEST_CASE("the server chosen by SNI applies its own protocols", "[core][tls]") {
-    SslConf bconf = server_conf("b");
-    bconf.protocols = ferry::conf::ssl_tlsv1_3;
+    TlsServerSettings bconf = server_conf("b");
+    bconf.protocols = tls_v1_3;
     SslCtxPtr a = server_ctx(server_conf("a")), b = server_ctx(bconf);
     set_sni_selector(a.get(), [&](std::string_view name) {
         return name == "b.test" ? SniChoice{b.get(), false} : SniChoice{};
     });
     TlsClientSettings tls12;
-    tls12.protocols = ferry::conf::ssl_tlsv1_2;
+    tls12.protocols = tls_v1_2;
     SslCtxPtr cctx = client_ctx(tls12);
     Conn c = make_conn(a.get(), cctx.get(), {.server_name = "a.test"});
     REQUIRE(shake(c).ok());
@@ -599,12 +598,12 @@ TEST_CASE("the server chosen by SNI applies its own protocols", "[core][tls]") {
 }
 
 TEST_CASE("a server holds an RSA and an ECDSA certificate at once", "[core][tls]") {
-    SslConf conf = server_conf("rsa");
-    conf.certificates.push_back({pki().path("a.pem"), pki().path("a.key"), {}});
+    TlsServerSettings conf = server_conf("rsa");
+    conf.certificates.push_back({pki().path("a.pem"), pki().path("a.key")});
     SslCtxPtr sctx = server_ctx(conf);
     auto key_type = [&](const char* cipher) {
         TlsClientSettings s;
-        s.protocols = ferry::conf::ssl_tlsv1_2;
+        s.protocols = tls_v1_2;
         s.ciphers = cipher;
         SslCtxPtr cctx = client_ctx(s);
         Conn c = make_conn(sctx.get(), cctx.get());
@@ -619,9 +618,9 @@ TEST_CASE("a server holds an RSA and an ECDSA certificate at once", "[core][tls]
 // Issue 14: a second pair of the same key type replaced the first in the context, which
 // freed the first leaf while ferry still held a pointer to it (SIGSEGV at start-up).
 TEST_CASE("two pairs of one key type: the later pair wins, nothing crashes", "[core][tls]") {
-    SslConf conf = server_conf("a");
-    conf.certificates.push_back({pki().path("b.pem"), pki().path("b.key"), {}});
-    conf.certificates.push_back({pki().path("rsa.pem"), pki().path("rsa.key"), {}});
+    TlsServerSettings conf = server_conf("a");
+    conf.certificates.push_back({pki().path("b.pem"), pki().path("b.key")});
+    conf.certificates.push_back({pki().path("rsa.pem"), pki().path("rsa.key")});
     SslCtxPtr sctx = server_ctx(conf), cctx = client_ctx();
     Conn c = make_conn(sctx.get(), cctx.get());
     REQUIRE(shake(c).ok());
@@ -653,11 +652,11 @@ TEST_CASE("ALPN selects http/1.1 and refuses a client that offers only h2", "[co
 
 TEST_CASE("protocol limits: a TLSv1.2-only client cannot reach a TLSv1.3-only server",
           "[core][tls]") {
-    SslConf conf = server_conf("a");
-    conf.protocols = ferry::conf::ssl_tlsv1_3;
+    TlsServerSettings conf = server_conf("a");
+    conf.protocols = tls_v1_3;
     SslCtxPtr sctx = server_ctx(conf);
     TlsClientSettings s;
-    s.protocols = ferry::conf::ssl_tlsv1_2;
+    s.protocols = tls_v1_2;
     SslCtxPtr cctx = client_ctx(s);
     Conn c = make_conn(sctx.get(), cctx.get());
     Shake r = shake(c);
@@ -709,19 +708,19 @@ bool resumes(SSL_CTX* sctx, SSL_CTX* cctx) {
 }  // namespace
 
 TEST_CASE("sessions resume with tickets and with the session cache", "[core][tls]") {
-    SslConf tickets = server_conf("a");  // defaults: cache none, tickets on
-    SslConf cache = server_conf("a");
+    TlsServerSettings tickets = server_conf("a");  // defaults: cache none, tickets on
+    TlsServerSettings cache = server_conf("a");
     cache.session_tickets = false;
-    cache.session_cache = SslConf::SessionCache::builtin;
-    SslConf shared = cache;
-    shared.session_cache = SslConf::SessionCache::shared;
+    cache.session_cache = TlsServerSettings::SessionCache::builtin;
+    TlsServerSettings shared = cache;
+    shared.session_cache = TlsServerSettings::SessionCache::shared;
     shared.session_cache_size = 1 << 20;
-    SslConf neither = server_conf("a");
+    TlsServerSettings neither = server_conf("a");
     neither.session_tickets = false;
-    neither.session_cache = SslConf::SessionCache::off;
+    neither.session_cache = TlsServerSettings::SessionCache::off;
 
     TlsClientSettings tls12;
-    tls12.protocols = ferry::conf::ssl_tlsv1_2;
+    tls12.protocols = tls_v1_2;
     SslCtxPtr c13 = client_ctx(), c12 = client_ctx(tls12);
     for (SSL_CTX* cctx : {c13.get(), c12.get()}) {
         CHECK(resumes(server_ctx(tickets).get(), cctx));
@@ -732,8 +731,8 @@ TEST_CASE("sessions resume with tickets and with the session cache", "[core][tls
 }
 
 TEST_CASE("a session does not resume on another server block", "[core][tls]") {
-    SslConf conf = server_conf("a");
-    conf.session_cache = SslConf::SessionCache::builtin;
+    TlsServerSettings conf = server_conf("a");
+    conf.session_cache = TlsServerSettings::SessionCache::builtin;
     SslCtxPtr a = server_ctx(conf), b = server_ctx(server_conf("b"));
     set_sni_selector(a.get(), [&](std::string_view name) {
         return name == "b.test" ? SniChoice{b.get(), false} : SniChoice{};
@@ -789,7 +788,7 @@ TEST_CASE("no session is saved from an upstream that fails verification", "[core
     wrong_ca.verify = true;
     wrong_ca.trusted_certificate = pki().path("other-ca.pem");
     TlsClientSettings wrong_ca12 = wrong_ca;
-    wrong_ca12.protocols = ferry::conf::ssl_tlsv1_2;
+    wrong_ca12.protocols = tls_v1_2;
     SslCtxPtr sctx = server_ctx(server_conf("b"));
     SslCtxPtr c13 = client_ctx(wrong_ca), c12 = client_ctx(wrong_ca12);
     for (SSL_CTX* cctx : {c13.get(), c12.get()}) {

@@ -1,4 +1,4 @@
-// The process: listening sockets, one worker thread per core, and the main thread's
+// The process master: listening sockets, one worker thread per core, and the main thread's
 // signal loop (TERM/INT stop, QUIT drains, HUP reloads, USR1 reopens logs).
 #pragma once
 
@@ -9,7 +9,7 @@
 #include "conf/diagnostic.h"
 #include "conf/model.h"
 
-namespace ferry::http {
+namespace ferry::app {
 
 // Loads the configuration again (for HUP): the Config, or nullptr with diagnostics.
 using ConfigLoader = std::function<std::shared_ptr<const conf::Config>(conf::Diagnostics&)>;
@@ -22,4 +22,4 @@ using DiagnosticPrinter = std::function<void(const conf::Diagnostics&)>;
 int run_server(std::shared_ptr<const conf::Config> config, const ConfigLoader& reload,
                const DiagnosticPrinter& print, const std::string& default_error_log);
 
-}  // namespace ferry::http
+}  // namespace ferry::app

@@ -13,7 +13,7 @@
 #include "conf/loader.h"
 #include "conf/model.h"
 
-namespace ferry::core {
+namespace ferry::app {
 
 struct Options {
     bool show_version = false;             // -v (also set by -V and -h)
@@ -67,4 +67,4 @@ std::string format_diagnostic(const conf::Diagnostic& d, const std::vector<conf:
 // "ferry: " + message + "\n" on stderr.
 void print_stderr_line(const std::string& message);
 
-}  // namespace ferry::core
+}  // namespace ferry::app

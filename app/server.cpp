@@ -1,4 +1,4 @@
-#include "http/server.h"
+#include "app/server.h"
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -13,11 +13,14 @@
 #include "http/http_worker.h"
 #include "http/runtime.h"
 
-namespace ferry::http {
+namespace ferry::app {
 
 namespace {
 
 using core::LogLevel;
+using http::AddressRt;
+using http::HttpWorker;
+using http::Runtime;
 
 // The process's listening addresses and the workers that accept on them.
 class Server {
@@ -245,4 +248,4 @@ int run_server(std::shared_ptr<const conf::Config> config, const ConfigLoader& r
     return server.run(std::move(config));
 }
 
-}  // namespace ferry::http
+}  // namespace ferry::app

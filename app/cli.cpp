@@ -1,4 +1,4 @@
-#include "core/cli.h"
+#include "app/cli.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -15,7 +15,7 @@
 #include "conf/parser.h"
 #include "conf/units.h"
 
-namespace ferry::core {
+namespace ferry::app {
 
 void print_stderr_line(const std::string& message) {
     std::string line = "ferry: " + message + "\n";
@@ -336,4 +336,4 @@ std::optional<int> run_exit_modes(const Options& options, const RuntimeCheck& ru
     return std::nullopt;
 }
 
-}  // namespace ferry::core
+}  // namespace ferry::app

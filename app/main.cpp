@@ -1,13 +1,13 @@
 // ferry's entry point: the command line decides between a mode that ends at once
-// (-h, -v, -V, -t, -T, -s) and serving. This file is the composition root: the only
-// place in core/ that knows the HTTP layer exists.
+// (-h, -v, -V, -t, -T, -s) and serving. This file is the composition root: app/ is the
+// only layer that knows all the others (conf/ loads, http/ serves, core/ runs).
 #include <memory>
 #include <string>
 
+#include "app/cli.h"
+#include "app/server.h"
 #include "conf/loader.h"
-#include "core/cli.h"
 #include "http/runtime.h"
-#include "http/server.h"
 
 namespace {
 
@@ -25,26 +25,26 @@ bool check_runtime(const conf::Config& config, std::vector<conf::Diagnostic>& di
 
 int main(int argc, char** argv) {
     std::string error;
-    auto options = core::parse_options(argc, argv, error);
+    auto options = app::parse_options(argc, argv, error);
     if (!options) {
-        core::print_stderr_line(error);
+        app::print_stderr_line(error);
         return 1;
     }
-    if (auto rc = core::run_exit_modes(*options, check_runtime)) return *rc;
+    if (auto rc = app::run_exit_modes(*options, check_runtime)) return *rc;
 
-    conf::LoadOptions load = core::load_options(*options);
+    conf::LoadOptions load = app::load_options(*options);
     conf::LoadResult loaded = conf::load(load);
     const auto& files = loaded.config ? loaded.config->files : loaded.files;
-    core::print_diagnostics(loaded.diagnostics, files, options->directives, false);
+    app::print_diagnostics(loaded.diagnostics, files, options->directives, false);
     if (!loaded.config) return 1;
 
     auto print = [&](const conf::Diagnostics& diags) {
-        core::print_diagnostics(diags, {}, options->directives, false);
+        app::print_diagnostics(diags, {}, options->directives, false);
     };
     auto reload = [load](conf::Diagnostics& diags) {
         conf::LoadResult again = conf::load(load);
         diags = std::move(again.diagnostics);
         return again.config;
     };
-    return http::run_server(loaded.config, reload, print, options->error_log.value_or(""));
+    return app::run_server(loaded.config, reload, print, options->error_log.value_or(""));
 }
