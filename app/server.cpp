@@ -32,6 +32,7 @@ class Server {
     int run(std::shared_ptr<const conf::Config> config);
 
   private:
+    void report(const conf::Diagnostics& diags);
     bool apply_logs(const conf::Config& config);
     // Opens one socket per worker for each address not open yet. On failure nothing
     // changes and false is returned.
@@ -49,6 +50,24 @@ class Server {
     int worker_count_ = 1;
     int64_t shutdown_timeout_ = 0;
 };
+
+// nginx's position suffix in its error log: " in FILE:LINE" (no column: log readers
+// expect nginx's shape), " in command line" for -g.
+std::string position(const conf::SourceLoc& loc) {
+    if (!loc.has_position()) return {};
+    if (loc.is_command_line()) return " in command line";
+    return fmt::format(" in {}:{}", *loc.file, loc.line);
+}
+
+// A refused reload says why in the error log in force, as nginx's does: the process may
+// have no terminal (a container, a service), so stderr alone could be nowhere. The
+// stderr copy (with the offending line, caret and hint) stays for a ferry started by
+// hand, unless the error log is stderr already.
+void Server::report(const conf::Diagnostics& diags) {
+    for (const conf::Diagnostic& d : diags)
+        core::log_error(d.level, 0, "{}{}", d.message, position(d.loc));
+    if (!diags.empty() && !core::ErrorLog::instance().writes_to(STDERR_FILENO)) print_(diags);
+}
 
 bool Server::apply_logs(const conf::Config& config) {
     std::vector<core::ErrorLog::Target> targets;
@@ -111,11 +130,12 @@ bool Server::open_listeners(const Runtime& rt,
 }
 
 void Server::reload() {
+    core::log_error(LogLevel::notice, 0, "reconfiguring");
     conf::Diagnostics diags;
     std::shared_ptr<const conf::Config> config = reload_(diags);
     std::shared_ptr<const Runtime> rt;
     if (config) rt = Runtime::build(config, diags);
-    if (!diags.empty()) print_(diags);
+    report(diags);
     if (!rt) {
         core::log_error(LogLevel::alert, 0, "reload failed: the configuration in force stays");
         return;

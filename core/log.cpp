@@ -72,6 +72,14 @@ void ErrorLog::configure(std::vector<Target> targets) {
     min_level_ = min;
 }
 
+bool ErrorLog::writes_to(int fd) {
+    std::lock_guard lock(mutex_);
+    for (const Target& t : targets_) {
+        if (t.fd == fd) return true;
+    }
+    return false;
+}
+
 namespace {
 
 void format_line(fmt::memory_buffer& line, LogLevel level, uint64_t conn,

@@ -55,6 +55,9 @@ class ErrorLog {
     bool enabled(LogLevel level) const {
         return static_cast<int>(level) >= min_level_.load(std::memory_order_relaxed);
     }
+    // Whether some target writes to `fd` (2: the reload path's stderr copy would repeat
+    // the log's lines).
+    bool writes_to(int fd);
     // Writes one line. `conn` is the connection number shown as "*N" (0: none).
     void write(LogLevel level, uint64_t conn, std::string_view message);
     // Writes one line to `targets` instead (an http, server or location error_log),

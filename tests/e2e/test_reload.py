@@ -4,6 +4,7 @@ sockets are opened and closed as the new configuration says, and no request is r
 while a reload happens."""
 
 import os
+import re
 import signal
 import socket
 import threading
@@ -149,3 +150,29 @@ def test_ferry_s_reload_signals_the_running_process(start_ferry, ferry_binary):
     assert rc == 0
     assert wait_for(lambda: body(port) == "two")
     assert os.path.exists(os.path.join(f.prefix, "logs", "ferry.pid"))
+
+
+def test_a_refused_reload_names_the_error_and_its_file_line_in_the_error_log(start_ferry):
+    """Issue 13: the [emerg] line with FILE:LINE goes to the error log in force (nginx's
+    shape: `[emerg] PID#TID: MESSAGE in FILE:LINE`), not only to stderr, which a
+    container may send nowhere; the old configuration keeps serving."""
+    f = start(start_ferry)
+    port = f.ports["port"]
+    lines = harness.fill(CONF, prefix=f.prefix, port=port, answer="two", extra="").split("\n")
+    at = next(i for i, ln in enumerate(lines) if "location /" in ln)
+    lines.insert(at, "        bogus_directive on;")
+    with open(f.conf_path, "w") as out:
+        out.write("\n".join(lines))
+    f.send_signal(signal.SIGHUP)
+    want = re.compile(r'^\S+ \S+ \[emerg\] \d+#\d+: unknown directive "bogus_directive" in '
+                      + re.escape(f.conf_path) + f":{at + 1}$", re.M)
+    assert wait_for(lambda: want.search(f.read_error_log())), f.read_error_log()[-2000:]
+    assert body(port) == "one"
+    assert f.proc.poll() is None
+    # a reload that fails after parsing (a certificate that cannot be read) says why too
+    write_conf(f, "two", "server { listen 127.0.0.1:%d ssl; ssl_certificate %s/none.pem; "
+               "ssl_certificate_key %s/none.key; }" % (harness.free_port(), f.prefix, f.prefix))
+    f.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: f'cannot load certificate "{f.prefix}/none.pem"'
+                    in f.read_error_log()), f.read_error_log()[-2000:]
+    assert body(port) == "one"
