@@ -40,17 +40,34 @@ EventLoop::EventLoop()
         perror("ferry: epoll_create1/eventfd");
         std::abort();
     }
+    bind_to_current_thread();
     waker_ = std::make_unique<Waker>(*this);
     add(wake_fd_.get(), EPOLLIN, waker_.get());
     update_time();
 }
 
 EventLoop::~EventLoop() {
-    // Objects freed here may still defer work: do it while every member is alive.
+    // A loop is destroyed once its thread is done with it (a worker's, after join), so
+    // the destroying thread takes it over. Objects freed here may still defer work: do
+    // it while every member is alive.
+    bind_to_current_thread();
     run_deferred();
 }
 
+void EventLoop::bind_to_current_thread() {
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    owner_tid_.store(gettid(), std::memory_order_relaxed);
+}
+
+void EventLoop::abort_not_in_loop_thread(const char* what) const {
+    std::fprintf(stderr,
+                 "ferry: EventLoop::%s called on thread %d; the loop belongs to thread %d\n", what,
+                 static_cast<int>(gettid()), static_cast<int>(owner_tid_.load()));
+    std::abort();
+}
+
 bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
+    assert_in_loop_thread("add");
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = handler;
@@ -58,6 +75,7 @@ bool EventLoop::add(int fd, uint32_t events, IoHandler* handler) {
 }
 
 bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
+    assert_in_loop_thread("modify");
     epoll_event ev{};
     ev.events = events;
     ev.data.ptr = handler;
@@ -65,6 +83,7 @@ bool EventLoop::modify(int fd, uint32_t events, IoHandler* handler) {
 }
 
 void EventLoop::remove(int fd) {
+    assert_in_loop_thread("remove");
     epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
 
