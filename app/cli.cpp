@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "app/modules.h"
 #include "conf/directive_table.h"
 #include "conf/lexer.h"
 #include "conf/parser.h"
@@ -250,40 +251,25 @@ int send_signal(const Options& options) {
 
 namespace {
 
-// nginx modules ferry does not implement, in nginx's configure spelling. Never list a
-// module ferry has (http, proxy, map, rewrite's return/set, upstream keepalive, ssl,
-// log): nginx's test suite greps these names to decide what to test.
-constexpr const char* without_flags[] = {
-    "--without-http_access_module",
-    "--without-http_auth_basic_module",
-    "--without-http_autoindex_module",
-    "--without-http_browser_module",
-    "--without-http_charset_module",
-    "--without-http_empty_gif_module",
-    "--without-http_fastcgi_module",
-    "--without-http_geo_module",
-    "--without-http_grpc_module",
-    "--without-http_gzip_module",
-    "--without-http_limit_conn_module",
-    "--without-http_limit_req_module",
-    "--without-http_memcached_module",
-    "--without-http_mirror_module",
-    "--without-http_referer_module",
-    "--without-http_scgi_module",
-    "--without-http_split_clients_module",
-    "--without-http_ssi_module",
-    "--without-http_tunnel_module",
-    "--without-http_userid_module",
-    "--without-http_uwsgi_module",
-    "--without-http_upstream_hash_module",
-    "--without-http_upstream_ip_hash_module",
-    "--without-http_upstream_least_conn_module",
-    "--without-http_upstream_least_time_module",
-    "--without-http_upstream_random_module",
-    "--without-http_upstream_sticky_module",
-    "--without-http_upstream_zone_module",
-    "--without-http-cache",
-};
+// nginx -V's lines after the version, in its shape: the compiler, the OpenSSL built
+// against (and the one running, when they differ), SNI, and the configure flags that
+// tell nginx's test suite which modules exist (app/modules.h).
+std::string configure_lines() {
+#if defined(__clang__)
+    std::string out = "built by clang " __clang_version__ "\n";
+#else
+    std::string out = "built by gcc " __VERSION__ "\n";
+#endif
+    std::string_view running = OpenSSL_version(OPENSSL_VERSION);
+    if (running == OPENSSL_VERSION_TEXT) {
+        out += "built with " OPENSSL_VERSION_TEXT "\n";
+    } else {
+        out += fmt::format("built with {} (running with {})\n", OPENSSL_VERSION_TEXT, running);
+    }
+    out += "TLS SNI support enabled\n";
+    out += "configure arguments:" + configure_arguments() + "\n";
+    return out;
+}
 
 void print_version(const Options& options) {
     std::string out = fmt::format("ferry version: ferry/{}\n", FERRY_VERSION);
@@ -308,14 +294,7 @@ void print_version(const Options& options) {
                            conf::default_conf_path);
         out += "  -g directives : main-context directives in addition to the file\n\n";
     }
-    if (options.show_configure) {
-        out += fmt::format("built with {}\n", OpenSSL_version(OPENSSL_VERSION));
-        out += "TLS SNI support enabled\n";
-        out += "configure arguments: --with-http_ssl_module";
-        for (const char* flag : without_flags)
-            out += fmt::format(" {}", flag);
-        out += "\n";
-    }
+    if (options.show_configure) out += configure_lines();
     (void)!::write(STDERR_FILENO, out.data(), out.size());
 }
 

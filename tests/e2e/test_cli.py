@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+import harness
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EXAMPLES = os.path.join(REPO, "examples")
 
@@ -134,22 +136,75 @@ def test_v_prints_versions(ferry_binary):
     assert re.search(r"^nginx version: nginx/1\.31\.\d+\b", err, re.M)
 
 
-def test_V_prints_configure_arguments_for_nginx_tests(ferry_binary):
-    rc, _, err = run(ferry_binary, "-V")
-    assert rc == 0
-    args = re.search(r"^configure arguments:(.*)$", err, re.M).group(1)
-    assert "--with-http_ssl_module" in args
-    assert "TLS SNI support enabled" in err
-    assert re.search(r"^built with OpenSSL \d", err, re.M)
-    for absent in ("--without-http_fastcgi_module", "--without-http-cache",
-                   "--without-http_limit_req_module", "--without-http_upstream_hash_module"):
-        assert absent in args
-    # nginx's test suite greps these patterns: a module ferry has must never be listed.
-    for present in (r"--without-http(?!\S)", "--without-http_proxy_module",
-                    "--without-http_map_module", "--without-http_rewrite_module",
-                    "--without-http_upstream_keepalive_modu", "--without-http_log",
-                    "--without-http_ssl", "--without-pcre"):
-        assert not re.search(present, args), present
+# nginx-tests' lib/Test/Nginx.pm has_module(): a feature's pattern, matched against the
+# whole of `-V`'s output; a feature without one is matched by its bare name.
+HAS_MODULE = {
+    "sni": r"TLS SNI support enabled",
+    "mail": r"--with-mail((?!\S)|=dynamic)",
+    "flv": r"--with-http_flv_module",
+    "perl": r"--with-http_perl_module",
+    "auth_request": r"--with-http_auth_request_module",
+    "realip": r"--with-http_realip_module",
+    "sub": r"--with-http_sub_module",
+    "upstream_least_conn": r"(?s)^(?!.*--without-http_upstream_least_conn_mod)",
+    "upstream_least_time": r"(?s)^(?!.*--without-http_upstream_least_time_mod)",
+    "upstream_keepalive": r"(?s)^(?!.*--without-http_upstream_keepalive_modu)",
+    "upstream_sticky": r"(?s)^(?!.*--without-http_upstream_sticky)",
+    "http": r"(?s)^(?!.*--without-http(?!\S))",
+    "cache": r"(?s)^(?!.*--without-http-cache)",
+    "pop3": r"(?s)^(?!.*--without-mail_pop3_module)",
+    "imap": r"(?s)^(?!.*--without-mail_imap_module)",
+    "smtp": r"(?s)^(?!.*--without-mail_smtp_module)",
+    "pcre": r"(?s)^(?!.*--without-pcre)",
+    "stream": r"--with-stream((?!\S)|=dynamic)",
+    "stream_ssl": r"--with-stream_ssl_module",
+    "stream_upstream_least_conn": r"(?s)^(?!.*--without-stream_upstream_least_conn_m)",
+    "stream_upstream_least_time": r"(?s)^(?!.*--without-stream_upstream_least_time_m)",
+    "stream_upstream_random": r"(?s)^(?!.*--without-stream_upstream_random_modul)",
+}
+for _m in ("charset", "gzip", "ssi", "mirror", "userid", "access", "auth_basic", "autoindex",
+           "geo", "map", "referer", "rewrite", "proxy", "fastcgi", "uwsgi", "scgi", "grpc",
+           "memcached", "limit_conn", "limit_req", "empty_gif", "browser", "upstream_hash",
+           "upstream_ip_hash", "upstream_random", "upstream_zone", "split_clients", "tunnel"):
+    HAS_MODULE[_m] = r"(?s)^(?!.*--without-http_%s_module)" % _m
+for _m in ("access", "geo", "limit_conn", "map", "pass", "return", "set", "split_clients",
+           "upstream_hash", "upstream_zone"):
+    HAS_MODULE["stream_" + _m] = r"(?s)^(?!.*--without-stream_%s_module)" % _m
+
+# What ferry implements, as has_module() must answer; every other feature the test files
+# ask for (nginx-tests' has() lists) must answer no, so that their files are skipped.
+FERRY_HAS = {"http", "proxy", "map", "upstream_keepalive", "pcre", "http_ssl", "sni"}
+ASKED = FERRY_HAS | set(HAS_MODULE) | {
+    "http_v2", "http_v3", "stub_status", "slice", "mp4", "gzip_static", "gunzip", "addition",
+    "dav", "secure_link", "random_index", "image_filter", "xslt", "stream_ssl_preread",
+    "stream_realip", "mail_ssl", "http_geoip", "stream_geoip", "--with-debug"}
+
+
+def has_module(v_output, feature):
+    return re.search(HAS_MODULE.get(feature, re.escape(feature)), v_output) is not None
+
+
+@pytest.mark.skipif(harness.nginx_compare(), reason="ferry's module set")
+def test_V_prints_nginx_s_shape_and_the_modules_for_nginx_tests(ferry_binary):
+    """nginx-tests reads -V to skip the files of modules the binary lacks: every feature
+    its test files ask for answers as ferry's module table says."""
+    rc, out, err = run(ferry_binary, "-V")
+    assert (rc, out) == (0, "")
+    lines = err.splitlines()
+    assert re.match(r"ferry version: ferry/\d+\.\d+\.\d+$", lines[0])
+    assert re.match(r"nginx version: nginx/1\.31\.\d+\b", lines[1])
+    assert re.match(r"built by (gcc|clang) \d", lines[2])
+    assert re.match(r"built with OpenSSL \d+\.\d+\.\d+ ", lines[3])
+    assert lines[4] == "TLS SNI support enabled"
+    assert lines[5].startswith("configure arguments: --with")
+    assert len(lines) == 6
+    flags = lines[5][len("configure arguments:"):].split(" ")[1:]
+    assert all(re.match(r"--with(out)?-[a-z0-9_-]+$", f) for f in flags), flags
+    assert "--with-http_ssl_module" in flags and "--without-http_rewrite_module" in flags
+    answers = {f: has_module(err, f) for f in sorted(ASKED)}
+    assert {f for f, yes in answers.items() if yes} == FERRY_HAS, answers
+    # has_version() reads the nginx line
+    assert re.search(r"nginx version: nginx/([0-9.]+)", err).group(1).startswith("1.31.")
 
 
 def test_h_prints_usage(ferry_binary):
