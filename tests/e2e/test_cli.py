@@ -173,7 +173,7 @@ for _m in ("access", "geo", "limit_conn", "map", "pass", "return", "set", "split
 
 # What ferry implements, as has_module() must answer; every other feature the test files
 # ask for (nginx-tests' has() lists) must answer no, so that their files are skipped.
-FERRY_HAS = {"http", "proxy", "map", "upstream_keepalive", "pcre", "http_ssl", "sni"}
+FERRY_HAS = {"http", "proxy", "map", "rewrite", "upstream_keepalive", "pcre", "http_ssl", "sni"}
 ASKED = FERRY_HAS | set(HAS_MODULE) | {
     "http_v2", "http_v3", "stub_status", "slice", "mp4", "gzip_static", "gunzip", "addition",
     "dav", "secure_link", "random_index", "image_filter", "xslt", "stream_ssl_preread",
@@ -200,7 +200,7 @@ def test_V_prints_nginx_s_shape_and_the_modules_for_nginx_tests(ferry_binary):
     assert len(lines) == 6
     flags = lines[5][len("configure arguments:"):].split(" ")[1:]
     assert all(re.match(r"--with(out)?-[a-z0-9_-]+$", f) for f in flags), flags
-    assert "--with-http_ssl_module" in flags and "--without-http_rewrite_module" in flags
+    assert "--with-http_ssl_module" in flags and "--without-http_access_module" in flags
     answers = {f: has_module(err, f) for f in sorted(ASKED)}
     assert {f for f, yes in answers.items() if yes} == FERRY_HAS, answers
     # has_version() reads the nginx line
