@@ -30,11 +30,12 @@ TEST_CASE("configure arguments are the table's differences from nginx's defaults
     CHECK(configure_arguments().rfind(" --with", 0) == 0);
 }
 
-TEST_CASE("ferry's modules: http, proxy, map, keepalive, ssl, pcre", "[app][modules]") {
+TEST_CASE("ferry's modules: http, proxy, map, rewrite, keepalive, ssl, pcre", "[app][modules]") {
     std::set<std::string> has;
     for (const NginxModule& m : nginx_modules()) {
         if (m.ferry_has) has.insert(std::string(m.name));
     }
     CHECK(has == std::set<std::string>{"http", "pcre", "http_map_module", "http_proxy_module",
-                                       "http_upstream_keepalive_module", "http_ssl_module"});
+                                       "http_rewrite_module", "http_upstream_keepalive_module",
+                                       "http_ssl_module"});
 }
