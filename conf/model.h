@@ -236,7 +236,7 @@ struct LocationConf {
     bool recursive_error_pages = false;
 
     // core settings (merged)
-    uint64_t client_max_body_size = 1024 * 1024;  // 0 = unlimited
+    uint64_t client_max_body_size = 1024 * 1024;   // 0 = unlimited
     uint64_t client_body_buffer_size = 16 * 1024;  // request body kept in memory up to this
     std::string client_body_temp_path;             // where larger bodies go (absolute)
     Msec client_body_timeout = 60000;

@@ -244,6 +244,9 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     std::string scratch_;  // URI normalisation and other per-request text
     char request_id_[32];
     bool request_id_set_ = false;
+    // While add_header values are evaluated: the head written so far (its buffer does
+    // not change during an evaluation), which $sent_http_* reads instead of sent_head.
+    std::string_view head_so_far_;
 
     core::Timer read_timer_;
     core::Timer write_timer_;

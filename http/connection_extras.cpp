@@ -42,7 +42,7 @@ const std::vector<HeaderField>* ClientConnection::upstream_headers() const {
 // $sent_http_NAME: from the response head as it was sent (Server, Date, the relayed
 // and added headers, Connection...); several lines of one name are joined with ", ".
 void ClientConnection::append_sent_header(std::string_view name, std::string& out) {
-    std::string_view head = req_.sent_head;
+    std::string_view head = head_so_far_.empty() ? std::string_view(req_.sent_head) : head_so_far_;
     size_t eol = head.find("\r\n");  // past the status line
     bool first = true;
     while (eol != std::string_view::npos) {
@@ -115,8 +115,9 @@ void ClientConnection::append_add_headers(int status, core::Buffer& out, size_t 
     for (const conf::AddHeader& h : *rules) {
         if (!listed && !h.always) continue;
         value.clear();
-        if (h.value.has_variables()) req_.sent_head.assign(out.view().substr(head_start));
+        head_so_far_ = out.view().substr(head_start);
         h.value.evaluate(vars, value);
+        head_so_far_ = {};
         if (value.empty()) continue;
         out.append(h.name);
         out.append(": ");

@@ -113,9 +113,9 @@ void UpstreamSession::read_response() {
 
 // False (with nginx's warning) for a second line of a header nginx takes once from an
 // upstream's response.
-bool UpstreamSession::once_in_response(const HeaderField& h, uint64_t& seen) {
-    const HeaderInfo* info = lookup_header(h.name);
-    uint64_t bit = uint64_t{1} << static_cast<unsigned>(info->id);
+bool UpstreamSession::once_in_response(const HeaderField& h, const HeaderInfo& info,
+                                       uint64_t& seen) {
+    uint64_t bit = uint64_t{1} << static_cast<unsigned>(info.id);
     if (!(seen & bit)) {
         seen |= bit;
         return true;
@@ -238,7 +238,8 @@ void UpstreamSession::write_client_head() {
     uint64_t seen_single = 0;
     for (const HeaderField& h : head.headers) {
         const HeaderInfo* info = lookup_header(h.name);
-        if (info && info->has(hf_single_in_response) && !once_in_response(h, seen_single)) continue;
+        if (info && info->has(hf_single_in_response) && !once_in_response(h, *info, seen_single))
+            continue;
         // nginx passes an upstream's Upgrade line to the client on any status (a 426
         // names the protocol it wants).
         bool upgrade = info && info->id == KnownHeader::upgrade;

@@ -36,11 +36,7 @@ bool UpstreamSession::next_body_piece() {
         x_.body_started = true;
         return true;
     }
-    if (a_.body_end_queued || !c_->body_complete()) return false;
-    a_.body_end_queued = true;
-    size_t before = req_out_.pending();
-    codec_->end_body(req_out_.own());
-    return req_out_.pending() != before;
+    return c_->body_complete() && queue_body_end();
 }
 
 // A piece of a buffered body: from memory without a copy, from its file through
@@ -68,6 +64,11 @@ bool UpstreamSession::next_buffered_piece() {
         a_.borrowed = piece.size();
         return true;
     }
+    return queue_body_end();
+}
+
+// The codec's framing after the last piece (the last chunk), queued once per attempt.
+bool UpstreamSession::queue_body_end() {
     if (a_.body_end_queued) return false;
     a_.body_end_queued = true;
     size_t before = req_out_.pending();

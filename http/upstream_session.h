@@ -38,6 +38,8 @@ class TlsStream;
 
 namespace ferry::http {
 
+struct HeaderInfo;
+
 class ClientConnection;
 class HttpWorker;
 
@@ -101,7 +103,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     void record_upstream(int status);
     std::string upstream_url() const;
     void log_upstream_error(conf::LogLevel level, std::string_view message);
-    bool once_in_response(const HeaderField& h, uint64_t& seen);
+    bool once_in_response(const HeaderField& h, const HeaderInfo& info, uint64_t& seen);
     void on_read_timeout();
     void on_write_timeout();
 
@@ -114,6 +116,7 @@ class UpstreamSession final : public ContentSession, public core::IoHandler {
     void send_request();
     bool next_body_piece();
     bool next_buffered_piece();
+    bool queue_body_end();
 
     // response (upstream_receive.cpp)
     void read_response();
