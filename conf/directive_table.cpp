@@ -16,7 +16,7 @@ struct Index {
         for (auto table :
              {core_directives(), http_directives(), proxy_directives(), upstream_directives(),
               map_directives(), log_directives(), ssl_directives(), rewrite_directives(),
-              error_page_directives(), policy_directives()}) {
+              error_page_directives(), static_directives(), policy_directives()}) {
             for (const DirectiveRow& row : table) {
                 rows.push_back(&row);
                 by_name[std::string(row.name)].push_back(&row);

@@ -109,6 +109,7 @@ std::span<const DirectiveRow> log_directives();
 std::span<const DirectiveRow> ssl_directives();
 std::span<const DirectiveRow> rewrite_directives();
 std::span<const DirectiveRow> error_page_directives();
+std::span<const DirectiveRow> static_directives();
 std::span<const DirectiveRow> policy_directives();
 
 // The markdown table of supported directives for the README (generated from the rows).

@@ -51,6 +51,11 @@ class Finisher {
         if (!http_.loc.client_body_temp_path) {
             http_.loc.client_body_temp_path = b_.full_path("client_body_temp", false);
         }
+        if (!http_.loc.root) {  // nginx's default root
+            RootSetting root;
+            root.path = Template::literal(b_.full_path("html", false));
+            http_.loc.root = root;
+        }
         merge_loc(http_.loc, LocSettings{});
         if (!http_.loc.access_logs) {
             AccessLogConf log;

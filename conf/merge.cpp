@@ -86,6 +86,13 @@ void merge_loc(LocSettings& c, const LocSettings& p) {
     inherit(c.error_logs, p.error_logs);
     inherit(c.add_headers, p.add_headers);
     inherit(c.serves_files, p.serves_files);
+    inherit(c.root, p.root);
+    inherit(c.index, p.index);
+    if (!c.types) c.types = p.types;
+    inherit(c.default_type, p.default_type);
+    inherit(c.etag, p.etag);
+    inherit(c.if_modified_since, p.if_modified_since);
+    inherit(c.log_not_found, p.log_not_found);
 }
 
 void merge_srv(SrvSettings& c, const SrvSettings& p) {
@@ -148,6 +155,27 @@ void apply_proxy(const LocSettings& s, ProxyConf& p) {
     }
 }
 
+void apply_static(const LocSettings& s, StaticConf& f) {
+    if (s.root) {
+        f.root = s.root->path;
+        f.alias = s.root->alias;
+        f.alias_strip = s.root->alias_strip;
+        f.alias_regex = s.root->alias_regex;
+        f.prefix = s.root->prefix;
+    }
+    if (s.index) {
+        f.index = *s.index;
+    } else {
+        f.index = {Template::literal("index.html")};
+    }
+    if (s.try_files) f.try_files = *s.try_files;
+    f.types = s.types;
+    put(s.default_type, f.default_type);
+    put(s.etag, f.etag);
+    put(s.if_modified_since, f.if_modified_since);
+    put(s.log_not_found, f.log_not_found);
+}
+
 }  // namespace
 
 void apply_loc(const LocSettings& s, LocationConf& l) {
@@ -168,6 +196,7 @@ void apply_loc(const LocSettings& s, LocationConf& l) {
     if (s.access_logs) l.access_logs = *s.access_logs;
     if (s.error_logs) l.error_logs = *s.error_logs;
     l.serves_files = s.serves_files.value_or(false);
+    apply_static(s, l.files);
 }
 
 void apply_srv(const SrvSettings& s, ServerConf& srv) {

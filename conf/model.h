@@ -217,6 +217,37 @@ struct ReturnConf {
     SourceLoc loc;
 };
 
+// Static files (root/alias, index, try_files, types): nginx's core and index modules.
+struct MimeTypes {
+    std::vector<std::pair<std::string, std::string>> by_extension;  // lowercased, sorted
+    // The type for `ext` (any case), or null.
+    const std::string* find(std::string_view ext) const;
+};
+
+struct TryFile {
+    Template name;           // "$uri", "$uri/" (a directory), or the last: URI, "=CODE", "@name"
+    bool directory = false;  // ends with '/': tests for a directory
+};
+
+struct StaticConf {
+    Template root;                   // evaluated per request; relative results get `prefix`
+    std::string prefix;              // nginx's prefix, for a root with variables
+    bool alias = false;              // `alias`: replaces the location's prefix
+    size_t alias_strip = 0;          // prefix alias: the defining location's name length
+    bool alias_regex = false;        // alias in a regex location: the complete path
+    std::vector<Template> index;     // default "index.html"
+    std::vector<TryFile> try_files;  // this location's own (not inherited)
+    std::shared_ptr<const MimeTypes> types;
+    std::string default_type = "text/plain";
+    bool etag = true;
+    enum class IfModifiedSince : uint8_t {
+        off,
+        exact,
+        before
+    } if_modified_since = IfModifiedSince::exact;
+    bool log_not_found = true;
+};
+
 struct LocationConf {
     enum class Match : uint8_t { prefix, exact, prefix_no_regex, regex, regex_icase, named };
     Match match = Match::prefix;
@@ -248,7 +279,8 @@ struct LocationConf {
     int keepalive_requests = 1000;
     std::vector<AccessLogConf> access_logs;  // empty = off
     std::vector<ErrorLogConf> error_logs;    // empty = the main error_log
-    bool serves_files = false;               // root/alias/index were given (warned; answers 404)
+    bool serves_files = false;               // root/alias/index/try_files given: files served
+    StaticConf files;
 
     std::vector<std::unique_ptr<LocationConf>> locations;  // nested, in config order
 };

@@ -30,6 +30,14 @@ struct RedirectSetting {
 // add_header_inherit: how a level with its own add_header treats its parent's.
 enum class AddHeaderInherit : uint8_t { off, on, merge };
 
+struct RootSetting {
+    Template path;
+    bool alias = false;
+    size_t alias_strip = 0;
+    bool alias_regex = false;
+    std::string prefix;  // for a path with variables that turns out relative
+};
+
 // nginx's loc_conf: settable in http, server and location, inherited downwards.
 struct LocSettings {
     Opt<int> proxy_http_version;
@@ -73,7 +81,15 @@ struct LocSettings {
     Opt<bool> recursive_error_pages;
     Opt<bool> proxy_intercept_errors;
     Opt<AddHeaderInherit> add_header_inherit;
-    Opt<bool> serves_files;  // root/alias/index seen here
+    Opt<bool> serves_files;  // root/alias/index/try_files seen here
+    Opt<RootSetting> root;
+    Opt<std::vector<Template>> index;
+    Opt<std::vector<TryFile>> try_files;  // not inherited
+    std::shared_ptr<const MimeTypes> types;
+    Opt<std::string> default_type;
+    Opt<bool> etag;
+    Opt<StaticConf::IfModifiedSince> if_modified_since;
+    Opt<bool> log_not_found;
 
     // Filled by the merge: the list in effect at this level, shared with the levels
     // that inherit it (nginx compiles each proxy_set_header set once).

@@ -95,6 +95,9 @@ class ClientConnection final : public core::Deferred, public core::IoHandler {
     int status_for_client(int status) const { return req_.err_status ? req_.err_status : status; }
 
     // ---- content sessions
+    // Before a handler writes its own response head: reads and drops the request body
+    // at hand, as ferry does for its own answers. False if the request failed meanwhile.
+    bool prepare_response() { return start_response(); }
     void attach_content(ContentSessionPtr session);
     // The session failed before any byte of the response: finalize with `status`.
     void content_failed(int status);

@@ -3,6 +3,7 @@
 #include "http/phase_hooks.h"
 
 #include "http/script.h"
+#include "http/try_files.h"
 
 namespace ferry::http {
 
@@ -10,6 +11,7 @@ namespace {
 
 constexpr PhaseHook server_rewrite[] = {run_server_script};
 constexpr PhaseHook rewrite[] = {run_location_script};
+constexpr PhaseHook precontent[] = {run_try_files};
 
 }  // namespace
 
@@ -19,9 +21,10 @@ std::span<const PhaseHook> phase_hooks(RequestPhase phase) {
             return server_rewrite;
         case RequestPhase::rewrite:
             return rewrite;
+        case RequestPhase::precontent:
+            return precontent;
         case RequestPhase::preaccess:
         case RequestPhase::access:
-        case RequestPhase::precontent:
         case RequestPhase::find_location:
         case RequestPhase::post_rewrite:
         case RequestPhase::post_access:

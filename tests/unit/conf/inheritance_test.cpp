@@ -105,7 +105,8 @@ TEST_CASE("inheritance: root at server level marks every location", "[conf][inhe
         load_text(in_server("root /srv;\nlocation / { }\nlocation /p { proxy_pass http://h; }"));
     REQUIRE_LOADS(r);
     CHECK(r.config->http->servers[0]->locations[0]->serves_files);
-    CHECK(has_warning(r, "\"root\" is ignored: ferry serves no files"));
+    CHECK(r.config->http->servers[0]->locations[1]->files.root.raw() == "/srv");
+    CHECK(r.config->http->servers[0]->locations[0]->files.alias_strip == 0);
 }
 
 TEST_CASE("inheritance: add_header_inherit off and merge", "[conf][inheritance]") {

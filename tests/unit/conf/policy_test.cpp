@@ -15,7 +15,6 @@ TEST_CASE("policy: tuning directives are ignored with a warning", "[conf][policy
     REQUIRE_LOADS(r);
     auto w = warnings(r);
     CHECK(has_warning(r, "\"sendfile\" is ignored by ferry"));
-    CHECK(has_warning(r, "\"types\" is ignored by ferry"));
     CHECK(has_warning(r, "\"proxy_temp_path\" is ignored by ferry"));
     CHECK(has_warning(r, "\"use\" is ignored by ferry"));
     // one warning per directive name
@@ -32,13 +31,13 @@ TEST_CASE("policy: ignored directives still get nginx's shape checks", "[conf][p
                      2, 1);
 }
 
-TEST_CASE("policy: root, alias and index warn that ferry serves no files", "[conf][policy]") {
+TEST_CASE("policy: root, alias and index serve files without a warning", "[conf][policy]") {
     auto r =
         load_text(in_server("location / { root /srv; index index.html; }\n"
                             "location /i/ { alias /img/; }"));
     REQUIRE_LOADS(r);
-    CHECK(has_warning(r, "\"root\" is ignored: ferry serves no files"));
-    CHECK(has_warning(r, "\"alias\" is ignored: ferry serves no files"));
+    CHECK_FALSE(has_warning(r, "\"root\" is ignored: ferry serves no files"));
+    CHECK(warnings(r).empty());
     CHECK(r.config->http->servers[0]->locations[0]->serves_files);
     CHECK(r.config->http->servers[0]->locations[1]->serves_files);
 }
@@ -54,7 +53,6 @@ TEST_CASE("policy: security and routing directives are refused with a reason", "
              {"location / { auth_request /auth; }", "auth_request"},
              {"rewrite ^ /x;", "rewrite"},
              {"if ($host) { return 404; }", "if"},
-             {"location / { try_files $uri =404; }", "try_files"},
              {"location / { fastcgi_pass 127.0.0.1:9000; }", "fastcgi_pass"},
              {"location / { uwsgi_pass 127.0.0.1:9000; }", "uwsgi_pass"},
              {"location / { grpc_pass grpc://x; }", "grpc_pass"},
