@@ -56,6 +56,9 @@ constexpr std::array<std::string_view, static_cast<size_t>(BuiltinVar::count_)> 
     "ssl_cipher",
     "ssl_server_name",
     "ssl_session_reused",
+    "document_root",
+    "realpath_root",
+    "request_filename",
 };
 
 }  // namespace

@@ -62,6 +62,9 @@ enum class BuiltinVar : uint16_t {
     ssl_cipher,
     ssl_server_name,
     ssl_session_reused,
+    document_root,
+    realpath_root,
+    request_filename,
     count_  // keep last
 };
 

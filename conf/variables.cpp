@@ -27,9 +27,6 @@ constexpr std::array<Prefix, 6> prefixes = {{
 // Variables of nginx (1.31) that ferry does not provide. Referring to one is a warning,
 // and the reference evaluates to an empty string.
 constexpr std::string_view nginx_only_names[] = {
-    "document_root",
-    "realpath_root",
-    "request_filename",
     "request_body_file",
     "request_completion",
     "pipe",

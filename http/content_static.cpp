@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <memory>
 
 #include "conf/model.h"
@@ -334,6 +335,28 @@ std::string request_filename(ClientConnection& c, size_t& root_len) {
     std::string path;
     if (!map_uri_to_path(m, c.request().uri, path, root_len)) path.clear();
     return path;
+}
+
+void append_file_variable(ClientConnection& c, conf::BuiltinVar v, std::string& out) {
+    size_t root_len = 0;
+    std::string path = request_filename(c, root_len);
+    if (v == conf::BuiltinVar::request_filename) {
+        out += path;
+        return;
+    }
+    std::string root = path.substr(0, root_len);
+    if (v == conf::BuiltinVar::document_root) {
+        out += root;
+        return;
+    }
+    char* real = ::realpath(root.c_str(), nullptr);
+    if (!real) {
+        c.log_error(conf::LogLevel::crit,
+                    fmt::format("realpath() \"{}\" failed {}", root, core::errno_text(errno)));
+        return;
+    }
+    out += real;
+    ::free(real);
 }
 
 const ContentHandler& static_content() {

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "conf/template.h"
 #include "http/content.h"
 
 namespace ferry::http {
@@ -15,5 +16,8 @@ const ContentHandler& static_content();
 // The file name for the request's current $uri (empty when it cannot map: a URI that
 // would leave the root). `root_len` gets the length of $document_root within it.
 std::string request_filename(ClientConnection& c, size_t& root_len);
+
+// $document_root, $realpath_root or $request_filename for the request as it is now.
+void append_file_variable(ClientConnection& c, conf::BuiltinVar v, std::string& out);
 
 }  // namespace ferry::http

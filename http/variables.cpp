@@ -8,6 +8,7 @@
 
 #include "http/basic_credentials.h"
 #include "http/connection.h"
+#include "http/content_static.h"
 #include "http/header_rules.h"
 #include "http/http_date.h"
 #include "http/http_worker.h"
@@ -400,6 +401,11 @@ void RequestVars::append_builtin(BuiltinVar v, std::string& out) {
         case BuiltinVar::ssl_server_name:
         case BuiltinVar::ssl_session_reused:
             c_.append_tls_variable(v, out);
+            return;
+        case BuiltinVar::document_root:
+        case BuiltinVar::realpath_root:
+        case BuiltinVar::request_filename:
+            append_file_variable(c_, v, out);
             return;
         case BuiltinVar::count_:
             return;

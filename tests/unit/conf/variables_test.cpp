@@ -87,10 +87,10 @@ TEST_CASE("templates: map, set and named-capture variables resolve", "[conf][var
 }
 
 TEST_CASE("templates: nginx variables ferry lacks warn and are empty", "[conf][variables]") {
-    auto r = load_text(in_server("location / { return 200 \"[$document_root]\"; }"));
+    auto r = load_text(in_server("location / { return 200 \"[$request_body_file]\"; }"));
     REQUIRE_LOADS(r);
-    CHECK(has_warning(r,
-                      "variable \"$document_root\" is not supported by ferry and is always empty"));
+    CHECK(has_warning(
+        r, "variable \"$request_body_file\" is not supported by ferry and is always empty"));
     const Template& text = *r.config->http->servers[0]->locations[0]->ret->text;
     CHECK_FALSE(text.has_variables());
     REQUIRE(text.parts().size() == 1);
