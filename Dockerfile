@@ -65,6 +65,7 @@ RUN apt-get update \
 # paths, lead to the container's stdout and stderr.
 COPY --from=build /out/ferry /usr/local/bin/ferry
 COPY examples/container/ferry.conf /etc/ferry/ferry.conf
+COPY examples/container/mime.types /etc/ferry/mime.types
 COPY --chown=ferry:root examples/container/conf.d/ /etc/ferry/conf.d/
 COPY examples/container/entrypoint.sh /usr/local/bin/ferry-entrypoint
 RUN chmod g+w /etc/ferry/conf.d/*.conf
