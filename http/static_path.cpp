@@ -31,7 +31,11 @@ bool map_uri_to_path(const PathMapping& m, std::string_view uri, std::string& ou
         uri.remove_prefix(m.alias_strip);
     }
     out.append(uri);
-    return true;
+    // An alias without its trailing slash under a location with one ("location /i {
+    // alias /data/img/; }" and "/i../x") would climb out: nginx serves that, ferry not.
+    size_t last_slash = out.rfind('/', root_len ? root_len - 1 : 0);
+    return !uri_escapes(
+        std::string_view(out).substr(last_slash == std::string::npos ? 0 : last_slash));
 }
 
 std::string_view path_extension(std::string_view path) {

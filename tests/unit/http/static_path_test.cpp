@@ -43,6 +43,10 @@ TEST_CASE("static path: a prefix alias replaces the location's name", "[http][st
     PathMapping no_slash{"/data/images", true, 2, false};  // location /i { alias /data/images; }
     CHECK(mapped(no_slash, "/i/top.gif") == "/data/images/top.gif");
     CHECK(mapped(no_slash, "/ixx") == "/data/imagesxx");  // as nginx: plain concatenation
+    // The off-by-slash alias: nginx maps "/i../x" to "/data/images/../x"; ferry refuses.
+    PathMapping off_by_slash{"/data/images/", true, 2, false};
+    CHECK(mapped(off_by_slash, "/i../secret") == "<refused>");
+    CHECK(mapped(off_by_slash, "/i/ok") == "/data/images//ok");
 }
 
 TEST_CASE("static path: a regex alias is the whole file name", "[http][static]") {
