@@ -88,7 +88,6 @@ int run_try_files(ClientConnection& c) {
             continue;
         }
         if (S_ISDIR(st.st_mode) != list[i].directory) continue;
-        if (list[i].directory) name += '/';
         req.uri = name;
         if (has_args) {
             req.args_storage = std::move(args);
